@@ -1,0 +1,61 @@
+"""The one registry of analyses, read by the window (dialogs) and the command line (options).
+
+Each analysis module defines ``SPEC = Analysis(...)``; adding an analysis is that module plus
+one line in ``_MODULES``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from analysis.params import Param, Role
+from layers.errors import CityDeskError
+from layers.style import Style
+
+_MODULES = (
+    "analysis.coverage",
+)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """An analysis as the user sees it: id (``coverage``), title, what it answers, its input
+    roles and parameters, and its pure entry function ``run(**layers, **params, feedback=...)``."""
+
+    id: str
+    title: str
+    description: str
+    roles: tuple[Role, ...]
+    params: tuple[Param, ...]
+    run: Callable
+    sources: tuple[str, ...] = ()  # where the default thresholds come from
+    result_styles: dict[str, Style] = field(default_factory=dict)  # default styles of result layers
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        known = ", ".join(p.name for p in self.params) or "(none)"
+        raise CityDeskError(f"the analysis '{self.id}' has no parameter '{name}'", fix=f"Parameters: {known}")
+
+    def defaults(self) -> dict[str, object]:
+        return {p.name: p.default for p in self.params}
+
+
+def analyses() -> dict[str, Analysis]:
+    """Every registered analysis by id, in registry order."""
+    out = {}
+    for module in _MODULES:
+        spec = importlib.import_module(module).SPEC
+        out[spec.id] = spec
+    return out
+
+
+def get(analysis_id: str) -> Analysis:
+    found = analyses()
+    if analysis_id not in found:
+        raise CityDeskError(f"there is no analysis '{analysis_id}'",
+                            fix=f"Analyses: {', '.join(found)} (see 'citydesk run --list')")
+    return found[analysis_id]

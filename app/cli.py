@@ -1,0 +1,224 @@
+"""The ``citydesk`` command line. It imports no Qt: the window is started only by the bare
+``citydesk`` command, and only then is PySide6 loaded.
+
+Exit codes: 0 done, 1 a failed job (a clear message, never a traceback), 2 wrong usage,
+130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from app import __version__
+from app.progress import TerminalFeedback
+from layers.errors import CityDeskError
+from layers.feedback import Cancelled
+
+
+class UsageError(Exception):
+    """Wrong usage of the command line (exit code 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage and exits 2 itself; keep that
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="citydesk", description="CityDesk — a desktop GIS for city planning. "
+                     "Without a command it opens the desktop window.")
+    parser.add_argument("--version", action="version", version=f"CityDesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("info", help="describe every layer in a file", description="Describe every layer in a "
+                       "file: kind, geometry type, feature count, CRS, bounds and columns.")
+    p.add_argument("path", help="a layer file (GeoPackage, GeoJSON, Shapefile, CSV, GeoParquet, .osm.pbf, GTFS zip)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    p = sub.add_parser("run", help="run an analysis", description="Run a registered analysis on layers.")
+    p.add_argument("analysis", nargs="?", help="the analysis id (see --list)")
+    p.add_argument("--list", action="store_true", help="list every analysis with its roles and parameters")
+    p.add_argument("--layer", action="append", default=[], metavar="ROLE=PATH[:LAYER]", help="an input layer")
+    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a parameter value")
+    p.add_argument("--out", metavar="RESULT.gpkg", help="where to write the result layers (.gpkg)")
+    p.add_argument("--summary", metavar="SUMMARY.json", help="where to write the summary as JSON")
+
+    p = sub.add_parser("import-osm", help="turn an OpenStreetMap extract into city layers",
+                       description="Turn an OpenStreetMap extract (.osm.pbf) into city layers: buildings, "
+                       "streets (a walking network), transit_stops, waste_bins, benches, toilets, pharmacies, "
+                       "groceries, green_spaces, healthcare.")
+    p.add_argument("path", help="an .osm.pbf (or .osm) file")
+    p.add_argument("--out", required=True, metavar="CITY.gpkg", help="the GeoPackage to write")
+
+    p = sub.add_parser("demo", help="run the demo job on the sample city",
+                       description="Open the sample city (central Helsinki), run every registered analysis, "
+                       "write the results, the summaries and an overview map.")
+    p.add_argument("--out", default="citydesk-demo", metavar="DIR", help="output folder (default: citydesk-demo)")
+
+    sub.add_parser("app", help="open the desktop window")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command in (None, "app"):
+            return _open_window()
+        handler = {"info": _info, "run": _run, "import-osm": _import_osm, "demo": _demo}[args.command]
+        return handler(args)
+    except UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(f"citydesk: error: {exc}", file=sys.stderr)
+        return 2
+    except CityDeskError as exc:
+        print(f"citydesk: error: {exc.message}", file=sys.stderr)
+        return 1
+    except (Cancelled, KeyboardInterrupt):
+        print("\ncitydesk: cancelled", file=sys.stderr)
+        return 130
+
+
+def _open_window() -> int:
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        or os.environ.get("QT_QPA_PLATFORM", "") in ("offscreen", "minimal", "vnc", "eglfs", "linuxfb")
+    ):
+        print("citydesk: no display found, so the desktop window cannot open here (DISPLAY is not set).\n"
+              "Run 'citydesk demo' to run the sample-city job without a window, or 'citydesk --help'.",
+              file=sys.stderr)
+        return 1
+    from app.gui import main as gui_main
+
+    return gui_main([])
+
+
+def _info(args) -> int:
+    from layers.readers import list_layers, split_spec
+
+    path, layer = split_spec(args.path)
+    infos = list_layers(path)
+    if layer is not None:
+        infos = [i for i in infos if i.name == layer]
+        if not infos:
+            raise CityDeskError(f"there is no layer '{layer}'", source=path, fix="Run 'citydesk info' on the file")
+    if args.json:
+        print(json.dumps({"path": str(path), "layers": [i.to_dict() for i in infos]}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{path}: {len(infos)} layer{'s' if len(infos) != 1 else ''}")
+    for info in infos:
+        bounds = ", ".join(f"{b:.6g}" for b in info.bounds) if info.bounds else "none"
+        print(f"\n  {info.name}\n    kind:     {info.kind}\n    geometry: {info.geometry_type}\n"
+              f"    features: {info.count}\n    CRS:      {info.crs or 'none'}\n    bounds:   {bounds}")
+        cols = ", ".join(f"{c} ({t})" for c, t in info.columns.items())
+        print(f"    columns:  {cols or '(none)'}")
+    return 0
+
+
+def _run(args) -> int:
+    from analysis.registry import analyses, get
+    from analysis.runner import run_analysis
+    from layers.readers import read_layer, split_spec
+    from layers.writers import write_json, write_layers
+
+    if args.list:
+        for spec in analyses().values():
+            print(f"{spec.id} — {spec.title}\n  {spec.description}")
+            print("  layers:")
+            for role in spec.roles:
+                need = "required" if role.required else "optional"
+                print(f"    --layer {role.name}=PATH   ({need}; {'/'.join(role.geometry)}) {role.help}")
+            print("  parameters:")
+            for p in spec.params:
+                print(f"    --param {p.name}={p.default!r}   {p.describe()}. {p.help}")
+            print()
+        return 0
+    if not args.analysis:
+        raise UsageError("name an analysis (see 'citydesk run --list')")
+    spec = get(args.analysis)
+    if not args.out:
+        raise UsageError("give --out RESULT.gpkg for the result layers")
+    out = Path(args.out)
+    if out.suffix.lower() != ".gpkg":
+        raise UsageError(f"--out must be a GeoPackage (.gpkg), not '{out.name}'")
+    params = dict(_pairs(args.param, "--param", "NAME=VALUE"))
+    layers, names = {}, {}
+    for role, spec_text in _pairs(args.layer, "--layer", "ROLE=PATH[:LAYER]"):
+        path, layer = split_spec(spec_text)
+        layers[role] = read_layer(path, layer)
+        names[role] = spec_text
+    feedback = TerminalFeedback(label=spec.id)
+    try:
+        result = run_analysis(spec.id, layers, params, feedback=feedback, names=names)
+    finally:
+        feedback.close()
+    write_layers(dict(result.layers), out)
+    print(f"wrote {out} ({', '.join(f'{k}: {len(v)}' for k, v in result.layers.items())})")
+    if args.summary:
+        write_json(args.summary, result.summary_dict())
+        print(f"wrote {args.summary}")
+    for key, value in result.summary.items():
+        print(f"  {key}: {_fmt(value)}")
+    return 0
+
+
+def _import_osm(args) -> int:
+    from layers.osm import import_osm
+    from layers.readers import sniff_kind
+    from layers.writers import write_layers
+
+    if sniff_kind(args.path) != "osm":
+        raise CityDeskError("this is not an OpenStreetMap file", source=args.path,
+                            fix="Give an .osm.pbf extract")
+    out = Path(args.out)
+    if out.suffix.lower() != ".gpkg":
+        raise UsageError(f"--out must be a GeoPackage (.gpkg), not '{out.name}'")
+    feedback = TerminalFeedback(label="import-osm")
+    try:
+        frames = import_osm(args.path, feedback=feedback)
+    finally:
+        feedback.close()
+    write_layers(frames, out)
+    print(f"wrote {out}")
+    for name, gdf in frames.items():
+        print(f"  {name}: {len(gdf)}")
+    return 0
+
+
+def _demo(args) -> int:
+    from app.demo import run_demo
+
+    feedback = TerminalFeedback(label="demo")
+    try:
+        written = run_demo(Path(args.out), feedback=feedback, log=print)
+    finally:
+        feedback.close()
+    print(f"\nThe demo wrote {len(written)} files to {Path(args.out).resolve()}:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def _pairs(items: list[str], option: str, form: str) -> list[tuple[str, str]]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise UsageError(f"{option} takes {form}, not '{item}'")
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
