@@ -16,6 +16,7 @@ from layers.style import Style
 
 _MODULES = (
     "analysis.coverage",
+    "analysis.dasymetric",
 )
 
 

@@ -91,7 +91,8 @@ def run_demo(out_dir: Path, *, feedback: Feedback | None = None,
         style = spec.result_styles.get(main_layer)
         if style is None:
             continue
-        layers = [Layer(f"{main_layer} — result", result.layers[main_layer], role="other", style=style)]
+        label = f"{main_layer.replace('_', ' ').capitalize()} (result)"
+        layers = [Layer(label, result.layers[main_layer], role="other", style=style)]
         for role, layer_name in run.layers.items():
             if role != main_layer:
                 context = project.layer(layer_name)  # shown for context, even if hidden in the project
@@ -108,8 +109,9 @@ def _headline(summary) -> str:
     if "covered_share" in summary:
         return (f"{summary['covered_share'] * 100:.1f} % of residents covered "
                 f"({summary['residents_not_covered']:,.0f} residents not covered)")
-    keys = list(summary)[:3]
-    return ", ".join(f"{k} = {summary[k]}" for k in keys)
+    shown = [(k, v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)][:3]
+    return ", ".join(f"{k.replace('_', ' ')}: {v:,.0f}" if abs(v) >= 10 else f"{k.replace('_', ' ')}: {v:.3g}"
+                     for k, v in shown)
 
 
 def _slug(text: str, index: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -67,9 +68,11 @@ def render_static_map(layers: Sequence[Layer], out: str | Path, *, crs: CRS | st
         b = np.array(bounds)
         extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
     if extent is not None:
-        _set_extent(ax, extent, size_in)
+        _set_extent(ax, extent, fig)
     ax.set_xticks([])
     ax.set_yticks([])
+    ax.set_xlabel("")
+    ax.set_ylabel("")
     for spine in ax.spines.values():
         spine.set_color("#555555")
     fig.text(0.03, 0.955, title, fontsize=16, weight="bold", va="center")
@@ -78,9 +81,9 @@ def render_static_map(layers: Sequence[Layer], out: str | Path, *, crs: CRS | st
     _legend(legend_ax, list(reversed(handles)), Patch, Line2D)
     _scale_bar(ax, crs)
     _north_arrow(ax)
-    credits = "; ".join(attribution)
-    fig.text(0.03, 0.045, credits, fontsize=7, color="#333333", va="center", wrap=True)
-    fig.text(0.98, 0.045, f"Map: CityDesk, {dt.date.today().isoformat()}  ·  {crs.name}", fontsize=7,
+    credits = textwrap.fill("Data: " + "; ".join(attribution), width=int(size_in[0] * 17)) if attribution else ""
+    fig.text(0.03, 0.055, credits, fontsize=7, color="#333333", va="top")
+    fig.text(0.98, 0.025, f"Map: CityDesk, {dt.date.today().isoformat()}  ·  {crs.name}", fontsize=7,
              color="#333333", va="center", ha="right")
     out = Path(out)
     with atomic_path(out) as tmp:
@@ -89,13 +92,22 @@ def render_static_map(layers: Sequence[Layer], out: str | Path, *, crs: CRS | st
     return out
 
 
-def _set_extent(ax, extent, size_in) -> None:
+def _set_extent(ax, extent, fig) -> None:
+    """Show ``extent`` (plus a margin) at equal scale, widened to the frame's shape."""
     xmin, ymin, xmax, ymax = extent
     w, h = max(xmax - xmin, 1.0), max(ymax - ymin, 1.0)
     pad = 0.03 * max(w, h)
-    ax.set_xlim(xmin - pad, xmax + pad)
-    ax.set_ylim(ymin - pad, ymax + pad)
-    ax.set_aspect("equal", adjustable="datalim")
+    w, h = w + 2 * pad, h + 2 * pad
+    box = ax.get_position(original=True)
+    frame = (box.width * fig.get_figwidth()) / (box.height * fig.get_figheight())
+    if w / h < frame:
+        w = h * frame
+    else:
+        h = w / frame
+    cx, cy = (xmin + xmax) / 2, (ymin + ymax) / 2
+    ax.set_xlim(cx - w / 2, cx + w / 2)
+    ax.set_ylim(cy - h / 2, cy + h / 2)
+    ax.set_aspect("equal", adjustable="box")
 
 
 def _legend(ax, handles, Patch, Line2D) -> None:
