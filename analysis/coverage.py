@@ -34,23 +34,27 @@ def coverage(buildings: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, max_dist
     ``residents_not_covered``.
     """
     fb = ensure(feedback)
-    if buildings.crs is None or not buildings.crs.is_projected:
-        raise CityDeskError("coverage needs layers in a metric CRS", source="buildings",
-                            fix="Run it through citydesk run or the window, which reproject for you")
+    fb.check_cancelled()
+    for role, gdf in (("buildings", buildings), ("targets", targets)):
+        if gdf.crs is None or not gdf.crs.is_projected:
+            raise CityDeskError("coverage needs layers in a metric CRS", source=role,
+                                fix="Run it through citydesk run or the window, which reproject for you")
+    if buildings.crs != targets.crs:
+        raise CityDeskError(f"the targets are in {targets.crs.name}, the buildings in {buildings.crs.name}",
+                            source="targets", fix="Reproject both to one metric CRS (run_analysis does)")
     weights, pop_col = population_weights(buildings, population_field)
-    used = targets[targets.geometry.notna() & ~targets.geometry.is_empty]
+    used = _repaired(targets[targets.geometry.notna() & ~targets.geometry.is_empty])
     if min_target_area_m2 > 0:
-        polygonal = used.geometry.geom_type.isin(["Polygon", "MultiPolygon"])
-        if not polygonal.any():
+        area = used.geometry.area  # of the repaired shapes: a self-crossing park has its true area
+        if not (area > 0).any():
             raise CityDeskError("a minimum target area needs polygon targets; the targets layer has none",
                                 source="targets", fix="Set min_target_area_m2=0 or choose a polygon layer")
-        used = used[polygonal & (used.geometry.area >= min_target_area_m2)]
+        used = used[area >= min_target_area_m2]
     fb.progress(0.05, "Indexing targets")
     points = origins(buildings)
     dist = np.full(len(buildings), np.nan)
     if len(used):
-        target_geoms = shapely.make_valid(used.geometry.to_numpy())
-        tree = shapely.STRtree(target_geoms)
+        tree = shapely.STRtree(used.geometry.to_numpy())
         has_point = ~shapely.is_missing(points)
         idx_all = np.flatnonzero(has_point)
         for start in range(0, len(idx_all), CHUNK):
@@ -61,7 +65,7 @@ def coverage(buildings: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, max_dist
             fb.progress(0.05 + 0.9 * min(1.0, (start + CHUNK) / len(idx_all)), "Measuring distances")
     covered = np.nan_to_num(dist, nan=np.inf) <= max_distance_m
     out = buildings.copy()
-    out["dist_m"] = np.round(dist, 2)
+    out["dist_m"] = dist
     out["covered"] = covered
     total = float(weights.sum())
     summary = {
@@ -83,17 +87,32 @@ def coverage(buildings: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, max_dist
     return AnalysisResult.make("coverage", {"buildings": out, "targets": used.copy()}, summary, params)
 
 
+def _repaired(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """``gdf`` with invalid geometries (self-crossing polygons) repaired by ``make_valid``."""
+    geoms = gdf.geometry.to_numpy()
+    invalid = ~shapely.is_valid(geoms)
+    if not invalid.any():
+        return gdf
+    geoms = geoms.copy()
+    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    out = gdf.copy()
+    out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
+    return out
+
+
 SPEC = Analysis(
     id="coverage",
     title="Coverage (straight-line distance)",
     description="Share of residents living within a straight-line distance of a target layer "
                 "(e.g. a green space of at least 0.5 ha within 300 m).",
     roles=(
-        Role("buildings", ("polygon", "point"), help="homes; residents from a population column, else 1 each"),
+        Role("buildings", ("polygon", "point"),
+             help="homes; residents from a population column, else 1 each"),
         Role("targets", ("point", "line", "polygon"), help="the features to be near, e.g. green spaces"),
     ),
     params=(
-        Param("max_distance_m", "float", 300.0, "straight-line distance that counts as covered", "m", 0, 100_000),
+        Param("max_distance_m", "float", 300.0, "straight-line distance that counts as covered", "m",
+              0, 100_000),
         Param("min_target_area_m2", "float", 0.0, "only polygon targets at least this large count "
               "(WHO: 5,000-10,000 m² green space)", "m²", 0, 1e9),
         Param("population_field", "str", "", "column with residents per building (empty: found "

@@ -6,6 +6,7 @@ check the same values.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from layers.errors import CityDeskError
@@ -33,33 +34,36 @@ class Param:
 
     def parse(self, value: object) -> object:
         """``value`` (text from the command line or a project file, or a Python value) checked and
-        converted; a bad value raises :class:`CityDeskError` saying what is accepted."""
+        converted; a bad value raises :class:`CityDeskError` naming the parameter and saying what
+        is accepted."""
         if isinstance(value, str):
             value = value.strip()
         try:
             if self.type == "float":
+                if isinstance(value, bool):
+                    raise TypeError
                 out = float(value)
-                if out != out:
+                if not math.isfinite(out):
                     raise ValueError
             elif self.type == "int":
-                out = int(value) if not isinstance(value, float) or value.is_integer() else None
-                if out is None:
-                    raise ValueError
+                out = _int(value)
             elif self.type == "bool":
                 out = _bool(value)
             elif self.type == "choice":
-                out = str(value)
+                out = "" if value is None else str(value)
                 if out not in self.choices:
-                    raise CityDeskError(f"parameter {self.name}: '{out}' is not one of {', '.join(self.choices)}",
+                    raise CityDeskError(f"parameter {self.name}: {out!r} is not one of the choices",
                                         fix=f"Choose one of {', '.join(self.choices)}")
             else:
                 out = "" if value is None else str(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise CityDeskError(f"parameter {self.name}: {value!r} is not a valid {self.describe_type()}",
                                 fix=f"Give {self.describe()}") from exc
-        if self.type in ("float", "int"):
-            if (self.minimum is not None and out < self.minimum) or (self.maximum is not None and out > self.maximum):
-                raise CityDeskError(f"parameter {self.name}: {out} is out of range", fix=f"Give {self.describe()}")
+        too_low = self.minimum is not None and out < self.minimum
+        too_high = self.maximum is not None and out > self.maximum
+        if self.type in ("float", "int") and (too_low or too_high):
+            raise CityDeskError(f"parameter {self.name}: {_num(out)} is out of range",
+                                fix=f"Give {self.describe()}")
         return out
 
     def describe_type(self) -> str:
@@ -72,11 +76,11 @@ class Param:
         if self.unit:
             text += f" in {self.unit}"
         if self.minimum is not None and self.maximum is not None:
-            text += f" between {self.minimum:g} and {self.maximum:g}"
+            text += f" between {_num(self.minimum)} and {_num(self.maximum)}"
         elif self.minimum is not None:
-            text += f" of at least {self.minimum:g}"
+            text += f" of at least {_num(self.minimum)}"
         elif self.maximum is not None:
-            text += f" of at most {self.maximum:g}"
+            text += f" of at most {_num(self.maximum)}"
         if self.choices:
             text += f" ({', '.join(self.choices)})"
         return text
@@ -91,6 +95,22 @@ class Role:
     geometry: tuple[str, ...] = ("point", "line", "polygon")
     required: bool = True
     help: str = ""
+
+
+def _num(x: float) -> str:
+    """1000000000.0 -> '1,000,000,000'; 0.25 -> '0.25'."""
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.6g}"
+
+
+def _int(value: object) -> int:
+    if isinstance(value, bool):
+        raise TypeError
+    if isinstance(value, int):
+        return value
+    number = float(value)  # "12", "12.0", 12.0
+    if not number.is_integer():
+        raise ValueError
+    return int(number)
 
 
 def _bool(value: object) -> bool:

@@ -13,7 +13,7 @@ from analysis.result import AnalysisResult
 from layers.crs import common_metric_crs, to_metric
 from layers.errors import CityDeskError
 from layers.feedback import Feedback, ensure
-from layers.layer import geometry_kind
+from layers.layer import Layer, geometry_kind
 
 
 def parse_params(spec: Analysis, given: Mapping[str, object]) -> dict[str, object]:
@@ -29,6 +29,7 @@ def prepare_inputs(spec: Analysis, layers: Mapping[str, gpd.GeoDataFrame],
     """Check roles and geometry kinds; reproject every layer to one local metric CRS.
     ``names`` maps role -> a name for messages (the file or layer name)."""
     names = dict(names or {})
+    layers = {role: gdf for role, gdf in layers.items() if gdf is not None}
     known = {r.name for r in spec.roles}
     for role in layers:
         if role not in known:
@@ -43,7 +44,10 @@ def prepare_inputs(spec: Analysis, layers: Mapping[str, gpd.GeoDataFrame],
         if gdf is None:
             continue
         label = names.get(role.name, role.name)
-        if len(gdf) == 0 or gdf.geometry.isna().all():
+        if not isinstance(gdf, gpd.GeoDataFrame):
+            raise CityDeskError(f"the '{role.name}' layer has no geometries", source=label,
+                                fix="Choose a map layer, not a table")
+        if len(gdf) == 0 or (gdf.geometry.isna() | gdf.geometry.is_empty).all():
             raise CityDeskError(f"the '{role.name}' layer is empty", source=label,
                                 fix="Choose a layer that holds features")
         kind = geometry_kind(gdf[gdf.geometry.notna()])
@@ -55,9 +59,23 @@ def prepare_inputs(spec: Analysis, layers: Mapping[str, gpd.GeoDataFrame],
     return {role: to_metric(gdf, crs, name=names.get(role, role)) for role, gdf in layers.items()}
 
 
-def run_analysis(analysis_id: str, layers: Mapping[str, gpd.GeoDataFrame], params: Mapping[str, object] | None = None,
-                 *, feedback: Feedback | None = None, names: Mapping[str, str] | None = None) -> AnalysisResult:
-    """Run the analysis ``analysis_id`` on ``layers`` (role -> GeoDataFrame, any CRS)."""
+def run_analysis(analysis_id: str, layers: Mapping[str, gpd.GeoDataFrame],
+                 params: Mapping[str, object] | None = None, *, feedback: Feedback | None = None,
+                 names: Mapping[str, str] | None = None) -> AnalysisResult:
+    """Run the analysis ``analysis_id`` on ``layers`` (role -> GeoDataFrame in any CRS, or a
+    :class:`~layers.layer.Layer`): parameters are parsed and checked, the layers checked and
+    reprojected to one local metric CRS (:func:`layers.crs.common_metric_crs`)."""
+    names = dict(names or {})
+    unwrapped = {}
+    for role, value in layers.items():
+        if isinstance(value, Layer):
+            names.setdefault(role, value.name)
+            if value.gdf is None:
+                raise CityDeskError(f"the '{role}' layer could not be read ({value.error or 'no data'})",
+                                    source=value.name, fix="Repair or replace the layer's file")
+            value = value.gdf
+        unwrapped[role] = value
+    layers = unwrapped
     spec = get(analysis_id)
     parsed = parse_params(spec, params or {})
     inputs = prepare_inputs(spec, layers, names)

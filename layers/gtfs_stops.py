@@ -27,14 +27,21 @@ def is_gtfs(path: Path) -> bool:
 
 def read_gtfs_stops(path: Path) -> gpd.GeoDataFrame:
     """The feed's stops (``stops.txt``) as points in EPSG:4326, with the GTFS columns kept."""
-    with zipfile.ZipFile(path) as zf:
-        members = {Path(n).name: n for n in zf.namelist()}
-        if "stops.txt" not in members:
-            raise CityDeskError("this GTFS feed has no stops.txt", source=path,
-                                fix="Use a complete GTFS zip (stops.txt is required by the GTFS reference)")
-        with zf.open(members["stops.txt"]) as fh:
-            stops = pd.read_csv(fh, dtype=STOP_DTYPES, encoding="utf-8-sig", skipinitialspace=True)
-    stops.columns = [c.strip() for c in stops.columns]
+    try:
+        with zipfile.ZipFile(path) as zf:
+            members = {Path(n).name: n for n in zf.namelist()}
+            if "stops.txt" not in members:
+                raise CityDeskError("this GTFS feed has no stops.txt", source=path,
+                                    fix="Use a complete GTFS zip (the GTFS reference requires stops.txt)")
+            with zf.open(members["stops.txt"]) as fh:
+                stops = pd.read_csv(fh, dtype=STOP_DTYPES, encoding="utf-8-sig", skipinitialspace=True)
+    except CityDeskError:
+        raise
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CityDeskError(f"the stops.txt of this GTFS feed cannot be read ({first})", source=path,
+                            fix="Check the feed against the GTFS reference, or download it again") from exc
+    stops.columns = [str(c).strip() for c in stops.columns]
     missing = [c for c in ("stop_id", "stop_lat", "stop_lon") if c not in stops.columns]
     if missing:
         raise CityDeskError(f"stops.txt lacks the required column(s) {', '.join(missing)}", source=path,

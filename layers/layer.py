@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -72,8 +73,8 @@ def geometry_kind(gdf: gpd.GeoDataFrame | None) -> str:
     if gdf is None or len(gdf) == 0 or "geometry" not in gdf:
         return "none"
     types = set(gdf.geometry.geom_type.dropna().unique())
-    kinds = {("point" if "Point" in t else "line" if "Line" in t else "polygon" if "Polygon" in t else "mixed")
-             for t in types}
+    kinds = {("point" if "Point" in t else "line" if "Line" in t else "polygon" if "Polygon" in t
+              else "mixed") for t in types}
     return kinds.pop() if len(kinds) == 1 else ("none" if not kinds else "mixed")
 
 
@@ -82,7 +83,9 @@ def guess_role(*names: str) -> str:
     for name in names:
         if not name:
             continue
-        text = re.sub(r"[^a-z0-9_-]", "", name.lower())
+        plain = unicodedata.normalize("NFKD", name.lower()).encode("ascii", "ignore").decode()  # ä -> a
+        text = re.sub(r"[^a-z0-9_-]", "", plain.replace(" ", "_"))
+        text = re.sub(r"parking|pysakoi", "", text)  # car parks are neither green spaces nor transit stops
         if text in ROLES:
             return text
         for role, words in _ROLE_WORDS.items():

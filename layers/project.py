@@ -9,6 +9,7 @@ can be kept: a missing layer file becomes a layer with an ``error``, listed in `
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,23 +102,30 @@ def load_project(path: str | Path, *, feedback: Feedback | None = None) -> Proje
     path = Path(path)
     data = _read_json(path)
     fb = ensure(feedback)
-    project = Project(path=path, title=str(data.get("title") or path.stem))
+    title = data.get("title")
+    project = Project(path=path, title=title if isinstance(title, str) and title else path.stem)
     if data["version"] > VERSION:
         project.warnings.append(
-            f"the project was saved by a newer CityDesk (file version {data['version']}; this one reads up to "
-            f"{VERSION}): what this version understands is opened, the rest is left out. Update CityDesk to "
-            "keep everything, and save under a new name to avoid losing the newer settings")
+            f"the project was saved by a newer CityDesk (file version {data['version']}; this one reads up "
+            f"to {VERSION}): what this version understands is opened, the rest is left out. Update CityDesk "
+            "to keep everything, and save under a new name to avoid losing the newer settings")
+    crs = data.get("crs")
     try:
-        project.crs = CRS.from_user_input(data.get("crs") or "EPSG:3857")
+        if not isinstance(crs, str | int | None):
+            raise TypeError(type(crs).__name__)
+        project.crs = CRS.from_user_input(crs or "EPSG:3857")
     except Exception:
-        project.warnings.append(f"the project CRS '{data.get('crs')}' is not known; using EPSG:3857")
+        project.warnings.append(f"the project CRS {str(crs)[:80]!r} is not known; using EPSG:3857")
     view = data.get("view")
-    if isinstance(view, list) and len(view) == 4 and all(isinstance(v, int | float) for v in view):
+    if isinstance(view, list) and len(view) == 4 and all(_finite(v) for v in view):
         project.view = tuple(float(v) for v in view)
-    project.attribution = [str(a) for a in data.get("attribution") or [] if isinstance(a, str)]
+    attribution = data.get("attribution")
+    if isinstance(attribution, list):
+        project.attribution = [a for a in attribution if isinstance(a, str)]
     entries = data.get("layers") or []
     if not isinstance(entries, list):
-        raise CityDeskError("'layers' must be a list", source=path, fix="Repair the project file or create it again")
+        raise CityDeskError("'layers' must be a list", source=path,
+                            fix="Repair the project file or create it again")
     base = path.parent
     for i, entry in enumerate(entries):
         fb.check_cancelled()
@@ -125,16 +133,16 @@ def load_project(path: str | Path, *, feedback: Feedback | None = None) -> Proje
         if not isinstance(entry, dict):
             project.warnings.append(f"layer entry {i + 1} is not an object and was skipped")
             continue
-        name = str(entry.get("name") or f"layer {i + 1}")
-        try:
-            style = Style.from_dict(entry.get("style"))
-        except (TypeError, ValueError):
-            style = Style()
-            project.warnings.append(f"layer '{name}': its style could not be read; the default style is used")
+        name = entry.get("name")
+        name = name if isinstance(name, str) and name else f"layer {i + 1}"
+        style = Style.from_dict(entry.get("style"))  # never raises: bad values fall back to defaults
         role = entry.get("role") if entry.get("role") in ROLES else "other"
         src = entry.get("source") if isinstance(entry.get("source"), dict) else None
-        source = Source(str(src.get("path")), src.get("layer")) if src and src.get("path") else None
-        layer = Layer(name, None, source, role, style, bool(entry.get("visible", True)))
+        source = None
+        if src and isinstance(src.get("path"), str) and src["path"]:
+            source = Source(src["path"], src.get("layer") if isinstance(src.get("layer"), str) else None)
+        visible = entry.get("visible", True)
+        layer = Layer(name, None, source, role, style, visible if isinstance(visible, bool) else True)
         if source is None:
             layer.error = "the layer has no source"
         else:
@@ -145,10 +153,13 @@ def load_project(path: str | Path, *, feedback: Feedback | None = None) -> Proje
                 layer.gdf = read_layer(file, source.layer)
             except CityDeskError as exc:
                 layer.error = exc.message
+            except Exception as exc:  # a damaged file must not stop the rest of the project from opening
+                layer.error = f"{file}: cannot be read ({type(exc).__name__}: {str(exc)[:200]})"
         if layer.error:
             project.warnings.append(f"layer '{name}': {layer.error}")
         project.layers.append(layer)
-    for i, entry in enumerate(data.get("analyses") or []):
+    runs = data.get("analyses") or []
+    for i, entry in enumerate(runs if isinstance(runs, list) else []):
         try:
             project.analyses.append(AnalysisRun.from_dict(entry))
         except (TypeError, ValueError) as exc:
@@ -160,9 +171,20 @@ def load_project(path: str | Path, *, feedback: Feedback | None = None) -> Proje
 def _read_json(path: Path) -> dict:
     if not path.exists():
         raise CityDeskError("the project file does not exist", source=path, fix="Check the path")
+    if path.is_dir():
+        raise CityDeskError("this is a folder, not a project file", source=path,
+                            fix="Choose a .citydesk file")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise CityDeskError("this is not a CityDesk project file (it is not text)", source=path,
+                            fix="Open a .citydesk file saved by CityDesk; add data files as layers") from exc
+    except OSError as exc:
+        raise CityDeskError(f"the project file cannot be read ({exc.strerror or exc})", source=path,
+                            fix="Check that you may read the file") from exc
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
         where = f" at line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else ""
         raise CityDeskError(f"the project file is not valid JSON{where}", source=path,
                             fix="Restore it from a backup, or repair the JSON in a text editor") from exc
@@ -174,6 +196,14 @@ def _read_json(path: Path) -> dict:
         raise CityDeskError(f"the project file has an invalid version ({version!r})", source=path,
                             fix="Repair the 'version' field or save the project again")
     return data
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not allowed in a project file")
 
 
 def _relative(path: str, base: Path) -> str:

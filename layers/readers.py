@@ -7,13 +7,16 @@ plain Parquet with coordinate columns), CSV (longitude/latitude or WKT columns),
 
 from __future__ import annotations
 
+import math
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
+from pyproj import CRS
 
 from layers.errors import CityDeskError
 from layers.feedback import Feedback
@@ -66,7 +69,8 @@ def sniff_kind(path: str | Path) -> str:
     if path.is_dir():
         raise CityDeskError("this is a folder, not a file", source=path, fix="Choose a file inside it")
     if path.stat().st_size == 0:
-        raise CityDeskError("the file is empty", source=path, fix="Export the layer again; the file holds no bytes")
+        raise CityDeskError("the file is empty (0 bytes)", source=path,
+                            fix="Export or download the layer again")
     name = path.name.lower()
     with path.open("rb") as fh:
         head = fh.read(64)
@@ -77,10 +81,12 @@ def sniff_kind(path: str | Path) -> str:
     if head.startswith(b"fgb"):
         return "flatgeobuf"
     if head.startswith(b"PK"):
-        from layers.gtfs_stops import is_gtfs
-
-        return "gtfs" if is_gtfs(path) else "shapefile"
+        return _zip_kind(path)
     if name.endswith((".osm.pbf", ".pbf", ".osm")):
+        if not _looks_like_osm(head):
+            raise CityDeskError("this is not an OpenStreetMap file (no OSM PBF header and no <osm> XML)",
+                                source=path, fix="The file may be damaged or only partly downloaded; "
+                                                 "download the .osm.pbf extract again")
         return "osm"
     kind = _EXTENSIONS.get(path.suffix.lower())
     if kind is None:
@@ -90,38 +96,74 @@ def sniff_kind(path: str | Path) -> str:
     if kind in ("gpkg", "parquet", "flatgeobuf"):
         raise CityDeskError(f"the file is not a valid {KIND_NAMES[kind]} (its header is wrong)", source=path,
                             fix="The file may be damaged or only partly copied; export it again")
+    if kind == "geojson" and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
+        raise CityDeskError("the file is not GeoJSON (it does not start with '{')", source=path,
+                            fix="The file may be damaged or in another format; export it again as GeoJSON")
     return kind
 
 
-def read_layers(spec: str | Path, *, feedback: Feedback | None = None) -> list[Layer]:
-    """Every layer in a file (or the one named by ``PATH:LAYER``) as :class:`Layer` objects."""
+def _looks_like_osm(head: bytes) -> bool:
+    """An OSM PBF starts with a 4-byte big-endian BlobHeader length and the blob type "OSMHeader";
+    OSM XML starts with ``<?xml`` or ``<osm``."""
+    if len(head) > 8 and 0 < int.from_bytes(head[:4], "big") < 65536 and b"OSMHeader" in head[4:32]:
+        return True
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    return text.startswith((b"<?xml", b"<osm"))
+
+
+def _zip_kind(path: Path) -> str:
+    """'gtfs' or 'shapefile' for a zip, by the files it holds."""
+    from layers.gtfs_stops import is_gtfs
+
+    if is_gtfs(path):
+        return "gtfs"
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CityDeskError(f"the zip file cannot be opened ({_short(exc)})", source=path,
+                            fix="The file may be damaged or only partly downloaded; copy it again") from exc
+    if any(n.lower().endswith(".shp") for n in names):
+        return "shapefile"
+    listed = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") or "nothing"
+    raise CityDeskError(f"the zip file holds neither a Shapefile (.shp) nor a GTFS feed (it holds: {listed})",
+                        source=path, fix="Zip the .shp, .shx, .dbf and .prj files of a Shapefile, or choose "
+                                         "the file inside the zip")
+
+
+def read_layers(spec: str | Path, *, feedback: Feedback | None = None, crs=None) -> list[Layer]:
+    """Every layer in a file (or the one named by ``PATH:LAYER``) as :class:`Layer` objects.
+    Tables without geometry in a GeoPackage are left out. ``crs`` is assumed when the file has none."""
     path_text, layer_name = split_spec(str(spec))
     path = Path(path_text)
     kind = sniff_kind(path)
     if kind == "osm":
-        from layers.osm import import_osm
-
-        frames = import_osm(path, feedback=feedback)
+        frames = _import_osm(path, feedback)
         if layer_name is not None:
             frames = {layer_name: _pick(frames, layer_name, path)}
         return [Layer(name, gdf, Source(str(path), name), guess_role(name)) for name, gdf in frames.items()]
-    if kind == "gpkg" and layer_name is None:
-        names = [n for n, _ in _list_ogr(path)]
-        return [Layer(n, read_layer(path, n), Source(str(path), n), guess_role(n, path.stem)) for n in names]
-    gdf = read_layer(path, layer_name)
+    if kind in ("gpkg", "shapefile") and layer_name is None:  # GeoPackages and zips of Shapefiles
+        listed = _list_ogr(path, kind)
+        names = [n for n, geom in listed if geom not in (None, "None")]
+        if not names:
+            tables = ", ".join(n for n, _ in listed)
+            raise CityDeskError(f"the file holds only tables without geometry ({tables})", source=path,
+                                fix="Choose a file with a map layer, or join the table to one")
+        if kind == "gpkg" or len(listed) > 1:
+            return [Layer(n, read_layer(path, n, crs=crs), Source(str(path), n), guess_role(n, _stem(path)))
+                    for n in names]
+    gdf = read_layer(path, layer_name, crs=crs)
     name = layer_name or ("transit_stops" if kind == "gtfs" else _stem(path))
     return [Layer(name, gdf, Source(str(path), layer_name), guess_role(name, _stem(path)))]
 
 
 def read_layer(path: str | Path, layer: str | None = None, *, crs=None) -> gpd.GeoDataFrame:
-    """One layer of a file as a GeoDataFrame. ``crs`` is assumed when the file has none."""
+    """One layer of a file as a GeoDataFrame (the first layer when ``layer`` is None).
+    ``crs`` is assumed when the file has none (e.g. a CSV of EPSG:3067 easting/northing)."""
     path = Path(path)
     kind = sniff_kind(path)
     if kind == "osm":
-        from layers.osm import import_osm
-
-        frames = import_osm(path)
-        return _pick(frames, layer or "buildings", path)
+        return _pick(_import_osm(path, None), layer or "buildings", path)
     if kind == "gtfs":
         from layers.gtfs_stops import read_gtfs_stops
 
@@ -145,68 +187,127 @@ def read_layer(path: str | Path, layer: str | None = None, *, crs=None) -> gpd.G
     return gdf
 
 
-def list_layers(path: str | Path) -> list[LayerInfo]:
-    """What is in a file: name, kind, geometry type, feature count, CRS, bounds and columns."""
-    path = Path(path)
+def list_layers(spec: str | Path) -> list[LayerInfo]:
+    """What is in a file (or in its layer ``PATH:LAYER``): name, kind, geometry type, feature
+    count, CRS, bounds and columns."""
+    path_text, layer_name = split_spec(str(spec))
+    path = Path(path_text)
     kind = sniff_kind(path)
-    if kind in ("gpkg", "geojson", "shapefile", "flatgeobuf"):
-        infos = []
-        for name, _geom in _list_ogr(path, kind):
-            try:
-                meta = pyogrio.read_info(_ogr_path(path, kind), layer=name)
-            except Exception as exc:
-                raise CityDeskError(f"cannot read the layer '{name}' ({exc})", source=path,
-                                    fix="The file may be damaged; export it again") from exc
-            crs = meta.get("crs")
-            bounds = meta.get("total_bounds")
-            infos.append(LayerInfo(name, KIND_NAMES[kind], meta.get("geometry_type") or "None",
-                                   int(meta.get("features", -1)), crs,
-                                   tuple(map(float, bounds)) if bounds is not None else None,
-                                   dict(zip(meta["fields"], map(str, meta["dtypes"]), strict=False))))
-        return infos
-    return [_info(layer.name, KIND_NAMES[kind], layer.gdf) for layer in read_layers(path)]
+    if kind not in ("gpkg", "geojson", "shapefile", "flatgeobuf"):
+        name = "Parquet" if kind == "parquet" and not _is_geoparquet(path) else KIND_NAMES[kind]
+        return [_info(layer.name, name, layer.gdf) for layer in read_layers(spec)]
+    listed = _list_ogr(path, kind)
+    if layer_name is not None:
+        _check_layer(path, layer_name, [n for n, _ in listed])
+        listed = [(n, g) for n, g in listed if n == layer_name]
+    single = kind != "gpkg" and len(listed) == 1 and layer_name is None  # named as read_layers names it
+    infos = []
+    for name, _geom in listed:
+        try:
+            meta = pyogrio.read_info(_ogr_path(path, kind), layer=name, force_feature_count=True,
+                                     force_total_bounds=True)
+        except Exception as exc:
+            raise CityDeskError(f"cannot read the layer '{name}' ({_short(exc)})", source=path,
+                                fix="The file may be damaged; export it again") from exc
+        bounds = meta.get("total_bounds")
+        bounds = tuple(map(float, bounds)) if bounds is not None and all(map(math.isfinite, bounds)) else None
+        infos.append(LayerInfo(_stem(path) if single else name, KIND_NAMES[kind],
+                               meta.get("geometry_type") or "None",
+                               int(meta.get("features", -1)), _crs_text(meta.get("crs")), bounds,
+                               dict(zip(meta["fields"], map(str, meta["dtypes"]), strict=False))))
+    return infos
 
 
 def _info(name: str, kind: str, gdf: gpd.GeoDataFrame) -> LayerInfo:
     types = sorted(gdf.geometry.geom_type.dropna().unique()) if len(gdf) else []
     geom_type = types[0] if len(types) == 1 else ("/".join(types) if types else "None")
-    bounds = tuple(map(float, gdf.total_bounds)) if len(gdf) and gdf.geometry.notna().any() else None
+    present = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    bounds = tuple(map(float, present.total_bounds)) if len(present) else None
     columns = {str(c): str(t) for c, t in gdf.dtypes.items() if c != gdf.geometry.name}
-    return LayerInfo(name, kind, geom_type, len(gdf), gdf.crs.to_string() if gdf.crs else None, bounds, columns)
+    return LayerInfo(name, kind, geom_type, len(gdf), _crs_text(gdf.crs), bounds, columns)
+
+
+def _crs_text(crs) -> str | None:
+    """'EPSG:3067' where the CRS has an EPSG code, else its name."""
+    if crs is None:
+        return None
+    try:
+        crs = CRS.from_user_input(crs)
+    except Exception:
+        return str(crs)
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.name
+
+
+def _import_osm(path: Path, feedback: Feedback | None) -> dict[str, gpd.GeoDataFrame]:
+    """The city layers of an OSM extract; the last import is kept, so that a project with several
+    layers from one extract reads it once."""
+    from layers.osm import import_osm
+
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if _OSM_CACHE.get("key") != key:
+        _OSM_CACHE.clear()
+        _OSM_CACHE.update(key=key, frames=import_osm(path, feedback=feedback))
+    return {name: gdf.copy() for name, gdf in _OSM_CACHE["frames"].items()}
+
+
+_OSM_CACHE: dict = {}
 
 
 def _ogr_path(path: Path, kind: str) -> str:
+    """The path GDAL opens: a zip of Shapefiles as ``/vsizip/`` of the folder inside holding them."""
     if kind == "shapefile" and path.suffix.lower() == ".zip":
-        return f"/vsizip/{path.resolve()}"
+        with zipfile.ZipFile(path) as zf:
+            shps = [n for n in zf.namelist() if n.lower().endswith(".shp")]
+        folder = shps[0].rpartition("/")[0] if shps else ""
+        return f"/vsizip/{path.resolve()}" + (f"/{folder}" if folder else "")
     return str(path)
 
 
-def _list_ogr(path: Path, kind: str = "gpkg") -> list[tuple[str, str]]:
+def _list_ogr(path: Path, kind: str = "gpkg") -> list[tuple[str, str | None]]:
     try:
-        listed = pyogrio.list_layers(_ogr_path(path, kind))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            listed = pyogrio.list_layers(_ogr_path(path, kind))
     except Exception as exc:
         raise CityDeskError(f"cannot be opened as {KIND_NAMES.get(kind, kind)} ({_short(exc)})", source=path,
-                            fix="The file may be damaged or in another format; export it again") from exc
+                            fix=_SHX_FIX if ".shx" in str(exc) else "The file may be damaged or in another "
+                            "format; export it again") from exc
     if len(listed) == 0:
-        raise CityDeskError("the file holds no layers", source=path, fix="Choose a file with at least one layer")
-    return [(str(n), str(g)) for n, g in listed]
+        raise CityDeskError("the file holds no layers", source=path,
+                            fix="Choose a file with at least one layer")
+    return [(str(n), None if g is None else str(g)) for n, g in listed]
+
+
+def _check_layer(path: Path, layer: str, names: list[str]) -> None:
+    if layer not in names:
+        raise CityDeskError(f"there is no layer '{layer}'", source=path,
+                            fix=f"Layers in the file: {', '.join(names)}")
 
 
 def _read_ogr(path: Path, kind: str, layer: str | None) -> gpd.GeoDataFrame:
     source = _ogr_path(path, kind)
+    listed = _list_ogr(path, kind)
     if layer is not None:
-        names = [n for n, _ in _list_ogr(path, kind)]
-        if layer not in names:
-            raise CityDeskError(f"there is no layer '{layer}'", source=path,
-                                fix=f"Layers in the file: {', '.join(names)}")
+        _check_layer(path, layer, [n for n, _ in listed])
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            return pyogrio.read_dataframe(source, layer=layer, on_invalid="fix", use_arrow=False)
+            warnings.filterwarnings("ignore", message="More than one layer found")
+            gdf = pyogrio.read_dataframe(source, layer=layer, on_invalid="fix", use_arrow=False)
     except Exception as exc:
         raise CityDeskError(f"cannot be read as {KIND_NAMES[kind]} ({_short(exc)})", source=path,
-                            fix="The file may be damaged or in another format; open it in its source program "
-                                "and export it again") from exc
+                            fix=_SHX_FIX if ".shx" in str(exc) else "The file may be damaged or in another "
+                            "format; open it in its source program and export it again") from exc
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        name = layer or listed[0][0]
+        raise CityDeskError(f"the layer '{name}' is a table without geometry", source=path,
+                            fix="Choose a layer with points, lines or polygons, or join the table to one")
+    return gdf
+
+
+_SHX_FIX = "Copy the .shx file that belongs next to the .shp (a Shapefile needs .shp, .shx, .dbf and .prj)"
 
 
 def _read_parquet(path: Path, crs) -> gpd.GeoDataFrame:
@@ -221,7 +322,21 @@ def _read_parquet(path: Path, crs) -> gpd.GeoDataFrame:
                             fix="The file may be damaged; export it again") from exc
     from layers.tables import table_to_layer
 
-    return table_to_layer(pd.read_parquet(path), source=path, crs=crs)
+    try:
+        table = pd.read_parquet(path)
+    except Exception as exc:
+        raise CityDeskError(f"cannot be read as Parquet ({_short(exc)})", source=path,
+                            fix="The file may be damaged; export it again") from exc
+    return table_to_layer(table, source=path, crs=crs)
+
+
+def _is_geoparquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        return b"geo" in (pq.read_schema(path).metadata or {})
+    except Exception:
+        return False
 
 
 def _pick(frames: dict, name: str, path: Path):
@@ -240,6 +355,9 @@ def _stem(path: Path) -> str:
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-
-
+    """The first line of a library's message, without GDAL's hint about driver prefixes."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = text.split("; It might help to specify the correct driver")[0].rstrip(". ")
+    if "failed: " in text and "sqlite" in text.lower():  # SQLite's SQL text says nothing to a user
+        text = text.split("failed: ", 1)[1].split(";")[0]
+    return text[:200]

@@ -8,6 +8,8 @@ entries, so every renderer draws the same classes with the same colours.
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import asdict, dataclass, fields, replace
 from dataclasses import field as dc_field
 
@@ -25,6 +27,10 @@ SCHEMES = {
 RAMPS = ("viridis", "cividis", "magma", "YlGnBu", "YlOrRd", "PuBu", "RdYlBu_r")
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 NO_DATA_COLOR = "#bdbdbd"
+NO_VALUE = "no value"
+#: Natural breaks (Fisher-Jenks) is quadratic in the number of values: above this many it runs on
+#: this many evenly spaced quantiles of the data, which keeps the breaks and takes a fraction of a second.
+JENKS_SAMPLE = 500
 
 
 @dataclass(frozen=True)
@@ -50,19 +56,69 @@ class Style:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict | None) -> Style:
-        """A style from its saved form; unknown keys are ignored, bad values fall back to defaults."""
-        if not data:
+    def from_dict(cls, data: object) -> Style:
+        """A style from its saved form. Unknown keys are ignored and a value of the wrong type or
+        out of range falls back to that field's default: a style never fails to load, and nothing
+        in it is ever evaluated."""
+        if not isinstance(data, dict):
             return cls()
-        known = {f.name for f in fields(cls)}
-        kept = {k: v for k, v in data.items() if k in known}
-        style = cls(**kept)
+        default = cls()
+        kept = {}
+        for f in fields(cls):
+            if f.name in data:
+                value = _checked(f.name, data[f.name])
+                if value is not None or f.name in ("field", "label_field"):
+                    kept[f.name] = value
+        style = replace(default, **kept)
         if style.kind not in KINDS:
             style = replace(style, kind="single")
         if style.scheme not in SCHEMES:
             style = replace(style, scheme="quantiles")
-        return replace(style, opacity=float(min(max(style.opacity, 0.0), 1.0)),
-                       categories={str(k): str(v) for k, v in dict(style.categories).items()})
+        return style
+
+
+_NUMBERS = {"stroke_width": (0.0, 100.0), "size": (0.0, 500.0), "opacity": (0.0, 1.0),
+            "fill_opacity": (0.0, 1.0), "classes": (2, 12)}
+
+
+def _checked(name: str, value: object) -> object:
+    """``value`` if it is a good value for the field ``name`` (numbers clamped to range), else None."""
+    if name in _NUMBERS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+            return None
+        low, high = _NUMBERS[name]
+        value = min(max(value, low), high)
+        return int(value) if name == "classes" else float(value)
+    if name in ("fill", "stroke"):
+        return value if is_color(value) else None
+    if name == "categories":
+        if not isinstance(value, dict):
+            return None
+        return {str(k): v for k, v in value.items() if is_color(v)}
+    if name in ("field", "label_field"):
+        return value if isinstance(value, str) and value else None
+    if name == "unit":
+        return value[:20] if isinstance(value, str) else None
+    if name == "ramp":
+        return value if isinstance(value, str) and (value in RAMPS or _is_colormap(value)) else None
+    return value if isinstance(value, str) else None  # kind, scheme: checked against their lists
+
+
+def is_color(value: object) -> bool:
+    """True for a colour CityDesk can draw: ``#rgb``, ``#rrggbb``, ``#rrggbbaa`` or a named colour."""
+    if not isinstance(value, str) or len(value) > 30:
+        return False
+    if re.fullmatch(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})", value):
+        return True
+    from matplotlib.colors import is_color_like
+
+    return value.isalpha() and is_color_like(value)
+
+
+def _is_colormap(name: str) -> bool:
+    from matplotlib import colormaps
+
+    return name in colormaps
 
 
 @dataclass(frozen=True)
@@ -93,13 +149,16 @@ def symbolize(style: Style, gdf: pd.DataFrame) -> Symbology:
 
 
 def _categorized(style: Style, values: pd.Series) -> Symbology:
-    keys = values.astype("string").fillna("(no value)")
-    uniques = sorted(keys.unique(), key=str)
-    colors = {}
-    for i, key in enumerate(uniques):
-        colors[key] = style.categories.get(key, PALETTE[i % len(PALETTE)])
+    missing = values.isna().to_numpy()
+    keys = values.astype("string").fillna(NO_VALUE)
+    uniques = sorted(keys[~missing].unique(), key=str)
+    colors = {key: style.categories.get(key, PALETTE[i % len(PALETTE)]) for i, key in enumerate(uniques)}
+    colors[NO_VALUE] = style.categories.get(NO_VALUE, NO_DATA_COLOR)
     out = keys.map(colors).to_numpy(dtype=object)
-    return Symbology(out, [(str(k), colors[k]) for k in uniques])
+    legend = [(str(k), colors[k]) for k in uniques]
+    if missing.any():
+        legend.append((NO_VALUE, colors[NO_VALUE]))
+    return Symbology(out, legend)
 
 
 def _graduated(style: Style, numeric: pd.Series) -> Symbology:
@@ -113,12 +172,18 @@ def _graduated(style: Style, numeric: pd.Series) -> Symbology:
         bins = np.array([valid.max()])
     else:
         classifier = getattr(mapclassify, SCHEMES[style.scheme])
+        sample = valid
+        if style.scheme == "natural_breaks" and len(valid) > JENKS_SAMPLE:
+            sample = np.quantile(valid, np.linspace(0.0, 1.0, JENKS_SAMPLE))
         try:
-            bins = classifier(valid, k=k).bins if style.scheme != "std_mean" else classifier(valid).bins
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                bins = classifier(sample, k=k).bins if style.scheme != "std_mean" else classifier(sample).bins
         except Exception:  # e.g. too few distinct values for Fisher-Jenks
             bins = mapclassify.EqualInterval(valid, k=k).bins
-    bins = np.unique(np.asarray(bins, dtype=float))
-    cmap = colormaps.get(style.ramp, colormaps["viridis"]) if style.ramp in colormaps else colormaps["viridis"]
+    bins = np.asarray(bins, dtype=float)
+    bins = np.unique(np.append(bins[(bins >= valid.min()) & (bins < valid.max())], valid.max()))
+    cmap = colormaps[style.ramp] if style.ramp in colormaps else colormaps["viridis"]
     shades = [to_hex(cmap(x)) for x in (np.linspace(0.1, 0.9, len(bins)) if len(bins) > 1 else [0.5])]
     idx = np.searchsorted(bins, numeric.to_numpy(dtype=float), side="left")
     idx = np.clip(idx, 0, len(bins) - 1)
@@ -130,7 +195,7 @@ def _graduated(style: Style, numeric: pd.Series) -> Symbology:
         legend.append((f"{_fmt(lower)} – {_fmt(b)}{unit}", colour))
         lower = b
     if numeric.isna().any():
-        legend.append(("no value", NO_DATA_COLOR))
+        legend.append((NO_VALUE, NO_DATA_COLOR))
     return Symbology(out, legend)
 
 

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pyogrio
+from pyproj import CRS
 
 from layers.errors import CityDeskError
 
@@ -27,26 +29,44 @@ def atomic_path(target: str | Path, suffix: str | None = None):
     """Yields a temporary path in the target's folder; renames it to ``target`` on success."""
     target = Path(target)
     folder = target.parent
-    if not folder.exists():
-        raise CityDeskError("the folder does not exist", source=folder, fix="Create it or choose another folder")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=folder)
-    os.close(fd)
-    os.unlink(tmp)  # writers (GDAL) want to create the file themselves
+    if not folder.is_dir():
+        raise CityDeskError("the folder does not exist", source=folder,
+                            fix="Create it or choose another folder")
+    if target.is_dir():
+        raise CityDeskError("this is a folder, not a file name", source=target,
+                            fix="Give a file name inside the folder")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix, dir=folder)
+        os.close(fd)
+        os.unlink(tmp)  # writers (GDAL) want to create the file themselves
+    except OSError as exc:
+        raise CityDeskError(f"cannot write in the folder ({exc.strerror or exc})", source=folder,
+                            fix="Choose a folder you may write to") from exc
     try:
         yield Path(tmp)
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            raise CityDeskError(f"cannot replace the file ({exc.strerror or exc})", source=target,
+                                fix="Close it in other programs, or write to another file name") from exc
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        for leftover in (tmp, f"{tmp}-journal", f"{tmp}-wal", f"{tmp}-shm"):  # SQLite side files too
+            if os.path.exists(leftover):
+                os.unlink(leftover)
 
 
 def write_text(target: str | Path, text: str) -> None:
-    """Write a text file (JSON, HTML, project) atomically."""
+    """Write a text file (JSON, HTML, project) atomically, UTF-8."""
     with atomic_path(target) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise CityDeskError(f"cannot write the file ({exc.strerror or exc})", source=target,
+                                fix="Check that the disk has space and the folder is writable") from exc
 
 
 def write_json(target: str | Path, data) -> None:
+    """Write ``data`` as indented UTF-8 JSON, atomically (numpy numbers and dates are converted)."""
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
 
 
@@ -63,6 +83,10 @@ def write_layers(layers: Mapping[str, gpd.GeoDataFrame], target: str | Path) -> 
     if fmt != "GeoPackage" and len(layers) > 1:
         raise CityDeskError(f"{fmt} holds one layer, not {len(layers)}", source=target,
                             fix="Write to a .gpkg file, or choose one layer")
+    for name, gdf in layers.items():
+        if not isinstance(gdf, gpd.GeoDataFrame):
+            raise CityDeskError(f"the layer '{name}' has no geometry column", source=target,
+                                fix="Write a GeoDataFrame (a table with geometries)")
     writer: Callable[[str, gpd.GeoDataFrame, Path], None] = {
         "GeoPackage": _write_gpkg, "GeoJSON": _write_geojson, "CSV": _write_csv}[fmt]
     try:
@@ -84,9 +108,11 @@ def _clean(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         if col == out.geometry.name:
             continue
         if out[col].dtype == object:
+            out[col] = out[col].infer_objects()
+        if out[col].dtype == object:
             sample = out[col].dropna()
             if len(sample) and not sample.map(lambda v: isinstance(v, str)).all():
-                out[col] = out[col].map(lambda v: None if v is None else str(v))
+                out[col] = out[col].map(lambda v: None if v is None or v != v else str(v))
     return out
 
 
@@ -98,21 +124,36 @@ def _write_gpkg(name: str, gdf: gpd.GeoDataFrame, path: Path) -> None:
 
 
 def _write_geojson(name: str, gdf: gpd.GeoDataFrame, path: Path) -> None:
-    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
-        gdf = gdf.to_crs("EPSG:4326")
+    gdf = _to_wgs84(gdf, path)
     pyogrio.write_dataframe(gdf, path, layer=name, driver="GeoJSON", COORDINATE_PRECISION=7)
 
 
 def _write_csv(name: str, gdf: gpd.GeoDataFrame, path: Path) -> None:
-    table = gdf.drop(columns=gdf.geometry.name)
-    geom = gdf.geometry
-    if geom.crs is not None and not geom.crs.equals("EPSG:4326"):
-        geom = geom.to_crs("EPSG:4326")
-    if len(geom) and (geom.geom_type == "Point").all():
-        table = table.assign(longitude=geom.x.round(7), latitude=geom.y.round(7))
+    geom = _to_wgs84(gdf, path).geometry
+    table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    types = geom.geom_type.dropna()
+    if len(types) and (types == "Point").all():
+        present = geom.notna() & ~geom.is_empty
+        table = table.assign(longitude=geom.x.where(present).round(7),
+                             latitude=geom.y.where(present).round(7))
     else:
         table = table.assign(wkt=geom.to_wkt(rounding_precision=7))
     table.to_csv(path, index=False)
+
+
+def _to_wgs84(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
+    """``gdf`` in longitude/latitude; a layer without CRS only when its coordinates are already."""
+    if gdf.crs is None:
+        present = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+        if len(present):
+            xmin, ymin, xmax, ymax = present.total_bounds
+            if max(abs(xmin), abs(xmax)) > 180 or max(abs(ymin), abs(ymax)) > 90:
+                raise CityDeskError("the layer has no CRS and its coordinates are not longitude/latitude",
+                                    source=path, fix="Set the layer's CRS before writing it")
+        return gdf.set_crs("EPSG:4326")
+    if CRS.from_user_input(gdf.crs) != CRS.from_epsg(4326):
+        return gdf.to_crs("EPSG:4326")
+    return gdf
 
 
 def _mixed(gdf: gpd.GeoDataFrame) -> bool:

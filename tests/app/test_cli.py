@@ -11,7 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from shapely.geometry import Point, box
+from shapely.geometry import box
 
 from app.cli import main
 from layers.writers import write_layers
