@@ -19,6 +19,7 @@ from analysis.registry import Analysis
 from analysis.result import AnalysisResult
 from layers.errors import CityDeskError
 from layers.feedback import Feedback, ensure
+from layers.style import Style
 
 CHUNK = 20_000
 
@@ -121,4 +122,7 @@ SPEC = Analysis(
     run=coverage,
     sources=("WHO Regional Office for Europe (2016), Urban green spaces and health: green space of at least "
              "0.5-1 ha within 300 m straight-line distance",),
+    result_styles={"buildings": Style(kind="categorized", field="covered", stroke="#7f7f7f", stroke_width=0.4,
+                                      categories={"True": "#0072B2", "False": "#D55E00"},
+                                      category_labels={"True": "covered", "False": "not covered"})},
 )

@@ -94,9 +94,10 @@ def run_demo(out_dir: Path, *, feedback: Feedback | None = None,
         label = f"{main_layer.replace('_', ' ').capitalize()} (result)"
         layers = [Layer(label, result.layers[main_layer], role="other", style=style)]
         for role, layer_name in run.layers.items():
-            if role != main_layer:
-                context = project.layer(layer_name)  # shown for context, even if hidden in the project
-                layers.append(Layer(context.name, context.gdf, context.source, context.role, context.style))
+            if role != main_layer:  # inputs shown for context (as the analysis used them), even if hidden
+                context = project.layer(layer_name)
+                gdf = result.layers.get(role, context.gdf)
+                layers.append(Layer(context.name, gdf, context.source, context.role, context.style))
         path = render_static_map(layers, out_dir / f"{_slug(run.title or run.analysis, i)}.png", crs=project.crs,
                                  title=run.title or spec.title, subtitle=_headline(result.summary),
                                  attribution=project.attribution, extent=project.view)

@@ -49,6 +49,7 @@ class Style:
     classes: int = 5
     ramp: str = "viridis"
     categories: dict[str, str] = dc_field(default_factory=dict)  # value -> colour, optional
+    category_labels: dict[str, str] = dc_field(default_factory=dict)  # value -> legend label, optional
     label_field: str | None = None
     unit: str = ""  # shown in the legend, e.g. "m"
 
@@ -95,6 +96,10 @@ def _checked(name: str, value: object) -> object:
         if not isinstance(value, dict):
             return None
         return {str(k): v for k, v in value.items() if is_color(v)}
+    if name == "category_labels":
+        if not isinstance(value, dict):
+            return None
+        return {str(k): v[:80] for k, v in value.items() if isinstance(v, str)}
     if name in ("field", "label_field"):
         return value if isinstance(value, str) and value else None
     if name == "unit":
@@ -155,7 +160,7 @@ def _categorized(style: Style, values: pd.Series) -> Symbology:
     colors = {key: style.categories.get(key, PALETTE[i % len(PALETTE)]) for i, key in enumerate(uniques)}
     colors[NO_VALUE] = style.categories.get(NO_VALUE, NO_DATA_COLOR)
     out = keys.map(colors).to_numpy(dtype=object)
-    legend = [(str(k), colors[k]) for k in uniques]
+    legend = [(style.category_labels.get(k, str(k)), colors[k]) for k in uniques]
     if missing.any():
         legend.append((NO_VALUE, colors[NO_VALUE]))
     return Symbology(out, legend)

@@ -138,7 +138,7 @@ def _write_csv(name: str, gdf: gpd.GeoDataFrame, path: Path) -> None:
                              latitude=geom.y.where(present).round(7))
     else:
         table = table.assign(wkt=geom.to_wkt(rounding_precision=7))
-    table.to_csv(path, index=False)
+    table.to_csv(path, index=False, encoding="utf-8-sig")  # with a BOM, so Excel reads ä and ö right
 
 
 def _to_wgs84(gdf: gpd.GeoDataFrame, path: Path) -> gpd.GeoDataFrame:
