@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from test_cli import citydesk
 
 from analysis.registry import analyses
 from layers.project import load_project
+from tests.app.test_cli import citydesk
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data"
 

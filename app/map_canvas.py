@@ -1,0 +1,374 @@
+"""The map canvas: shows the project's layers, pans, zooms; renders in a worker thread.
+
+The canvas holds the project CRS and the view (a centre and a resolution in map units per
+logical pixel; :meth:`MapCanvas.extent` is the box the widget shows, with the widget's aspect).
+Every change of the view asks for a render; renders run on a ``QThreadPool`` through
+:func:`app.render.render_layers`. Each request gets a new generation number and cancels the one
+before it; a result of an older generation that still arrives is dropped. Until the new image
+is there, the last image is drawn shifted and scaled to where it belongs, so panning is instant.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+from pyproj import CRS, Geod, Transformer
+from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtWidgets import QWidget
+
+from app.render import BACKGROUND, Extent, fit_extent, render_layers
+from layers.feedback import Cancelled
+from layers.layer import Layer
+
+ZOOM_STEP = 1.25  # per wheel notch (120 eighths of a degree)
+FULL_MARGIN = 0.03  # share of the full extent added around it by zoom_full()
+_GEOD = Geod(ellps="WGS84")
+PLACEHOLDER = ("No project is open.\n\nFile → Open sample city shows central Helsinki;\n"
+               "File → Open project… opens a .citydesk file.")
+
+
+def layers_extent(layers: Sequence[Layer], crs: CRS) -> Extent | None:
+    """The box around every layer with data (hidden ones too), in ``crs``; None if there is none.
+
+    Uses each layer's bounds transformed with pyproj (densified edges), not a full reprojection."""
+    boxes = []
+    for layer in layers:
+        gdf = layer.gdf
+        if gdf is None or len(gdf) == 0:
+            continue
+        b = np.asarray(gdf.total_bounds, dtype=float)
+        if not np.isfinite(b).all():
+            continue
+        if gdf.crs is not None and not CRS.from_user_input(gdf.crs).equals(crs):
+            to_crs = Transformer.from_crs(gdf.crs, crs, always_xy=True)
+            b = np.asarray(to_crs.transform_bounds(*b, densify_pts=21))
+        boxes.append(b)
+    if not boxes:
+        return None
+    arr = np.array(boxes)
+    return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
+
+
+_RUNNING: set[RenderJob] = set()  # a job keeps itself alive until its run() ends
+_PROJ_CONTEXTS: dict[int, object] = {}  # OS thread id -> pyproj's PROJ context manager of that thread
+_POOL: QThreadPool | None = None
+
+
+def worker_pool() -> QThreadPool:
+    """The thread pool CityDesk's workers run on. Its threads never expire, so the PROJ contexts
+    kept by :func:`keep_proj_context` stay one per thread."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setExpiryTimeout(-1)
+        _POOL.setMaxThreadCount(max(2, QThreadPool.globalInstance().maxThreadCount()))
+    return _POOL
+
+
+def keep_proj_context() -> None:
+    """Call at the start and the end of every ``QRunnable.run()`` that may use pyproj.
+
+    pyproj 3.7 keeps a thread's PROJ context in native thread storage but frees it when the
+    Python thread state's ``threading.local`` goes. A pool thread gets a new Python thread state
+    for every ``run()``, so the second job on that thread used a freed context and crashed
+    (segfault). Keeping the context's manager per OS thread (and giving it back to the new thread
+    state) keeps it alive."""
+    try:
+        from pyproj import _context
+
+        local = _context._CONTEXT_MANAGER_LOCAL
+    except (ImportError, AttributeError):  # a pyproj without this design
+        return
+    tid = threading.get_native_id()
+    manager = getattr(local, "context_manager", None)
+    if manager is None:
+        if tid in _PROJ_CONTEXTS:
+            local.context_manager = _PROJ_CONTEXTS[tid]
+    else:
+        _PROJ_CONTEXTS[tid] = manager
+
+
+class _RenderSignals(QObject):
+    done = Signal(int, object, object)  # generation, QImage, extent it shows
+    failed = Signal(int, str)
+
+
+class RenderJob(QRunnable):
+    """One render on the thread pool; it stops early once :meth:`cancel` was called. A cancelled
+    job emits nothing."""
+
+    def __init__(self, generation: int, layers: Sequence[Layer], crs: CRS, extent: Extent,
+                 width: int, height: int, dpr: float):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.generation, self.layers, self.crs = generation, list(layers), crs
+        self.extent, self.width, self.height, self.dpr = extent, width, height, dpr
+        self.signals = _RenderSignals()
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def start(self, pool: QThreadPool) -> None:
+        _RUNNING.add(self)
+        pool.start(self)
+
+    def run(self) -> None:
+        keep_proj_context()
+        try:
+            image = render_layers(self.layers, self.crs, self.extent, self.width, self.height, self.dpr,
+                                  cancelled=self._cancel.is_set)
+            if not self._cancel.is_set():
+                self.signals.done.emit(self.generation, image, self.extent)
+        except Cancelled:
+            pass
+        except Exception as exc:  # a worker must never die silently; the canvas reports it
+            self.signals.failed.emit(self.generation, f"{type(exc).__name__}: {exc}")
+        finally:
+            keep_proj_context()
+            _RUNNING.discard(self)
+
+
+class MapCanvas(QWidget):
+    """A map of ``layers`` (top-first, as in the project) in ``crs``.
+
+    Signals: ``extentChanged(object)`` with the new extent ``(xmin, ymin, xmax, ymax)``,
+    ``cursorMoved(float, float)`` in the project CRS, ``renderFinished()`` when a current image
+    arrived, ``renderFailed(str)``.
+    """
+
+    extentChanged = Signal(object)
+    cursorMoved = Signal(float, float)
+    renderFinished = Signal()
+    renderFailed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, *, thread_pool: QThreadPool | None = None):
+        super().__init__(parent)
+        self.layers: list[Layer] = []
+        self.crs: CRS = CRS.from_epsg(3857)
+        self._center = (0.0, 0.0)
+        self._res = 1.0  # map units per logical pixel
+        self._full: Extent | None = None
+        self.generation = 0
+        self._job: RenderJob | None = None  # the newest render, None once it has ended
+        self.dropped = 0  # results of older generations that arrived late and were dropped
+        self._image: QImage | None = None
+        self._image_extent: Extent | None = None
+        self._drag_from: QPointF | None = None
+        self._pool = thread_pool or worker_pool()
+        self._timer = QTimer(self, singleShot=True, interval=15)  # gathers wheel bursts into one render
+        self._timer.timeout.connect(self._start_render)
+        self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(200, 150)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    # ------------------------------------------------------------------------------ model
+    def set_layers(self, layers: list[Layer], crs: CRS, extent: Extent | None = None) -> None:
+        """Show ``layers`` (the list itself is kept, so later changes show on :meth:`refresh`)
+        in ``crs``; the view goes to ``extent`` or the full extent of the layers."""
+        self.layers, self.crs = layers, CRS.from_user_input(crs)
+        self._full = None
+        self._image = self._image_extent = None
+        if extent is not None:
+            self.zoom_to_extent(extent)
+        else:
+            self.zoom_full()
+
+    def refresh(self) -> None:
+        """Render again (after a layer was shown, hidden, added or restyled)."""
+        self._full = None
+        self._schedule()
+
+    # ------------------------------------------------------------------------------- view
+    def extent(self) -> Extent:
+        """What the widget shows: ``(xmin, ymin, xmax, ymax)`` in the project CRS."""
+        cx, cy = self._center
+        hw, hh = self._res * self._width() / 2, self._res * self._height() / 2
+        return cx - hw, cy - hh, cx + hw, cy + hh
+
+    def resolution(self) -> float:
+        """Map units per logical pixel."""
+        return self._res
+
+    def full_extent(self) -> Extent | None:
+        if self._full is None:
+            self._full = layers_extent(self.layers, self.crs)
+        return self._full
+
+    def zoom_to_extent(self, bounds: Extent) -> None:
+        """Show ``bounds`` (project CRS) as large as fits, centred."""
+        xmin, ymin, xmax, ymax = fit_extent(bounds, self._width(), self._height())
+        self._set_view(((xmin + xmax) / 2, (ymin + ymax) / 2), (xmax - xmin) / self._width())
+
+    def zoom_full(self) -> None:
+        """Show every layer (with a small margin)."""
+        full = self.full_extent()
+        if full is None:
+            self._set_view((0.0, 0.0), 1.0)
+            return
+        xmin, ymin, xmax, ymax = full
+        mx = max(xmax - xmin, 1.0) * FULL_MARGIN
+        my = max(ymax - ymin, 1.0) * FULL_MARGIN
+        self.zoom_to_extent((xmin - mx, ymin - my, xmax + mx, ymax + my))
+
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom in by ``factor`` (> 1 zooms in) keeping the map point under ``anchor`` (widget
+        pixels; default the centre) where it is."""
+        anchor = anchor if anchor is not None else QPointF(self._width() / 2, self._height() / 2)
+        wx, wy = self.to_map(anchor)
+        res = self._res / factor
+        cx = wx - (anchor.x() - self._width() / 2) * res
+        cy = wy + (anchor.y() - self._height() / 2) * res
+        self._set_view((cx, cy), res)
+
+    def pan_pixels(self, dx: float, dy: float) -> None:
+        """Move the map by ``dx, dy`` screen pixels (the map follows the mouse)."""
+        cx, cy = self._center
+        self._set_view((cx - dx * self._res, cy + dy * self._res), self._res)
+
+    def to_map(self, pos: QPointF) -> tuple[float, float]:
+        """Widget pixel position to project CRS coordinates."""
+        xmin, _, _, ymax = self.extent()
+        return xmin + pos.x() * self._res, ymax - pos.y() * self._res
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        """Project CRS coordinates to the widget pixel position."""
+        xmin, _, _, ymax = self.extent()
+        return QPointF((x - xmin) / self._res, (ymax - y) / self._res)
+
+    def scale_denominator(self) -> float:
+        """N of the scale 1:N on this screen: metres on the ground per metre on the screen,
+        from the extent width (geodesic for a geographic CRS) and the widget's physical DPI."""
+        xmin, ymin, xmax, ymax = self.extent()
+        if self.crs.is_geographic:
+            cy = max(min((ymin + ymax) / 2, 89.9), -89.9)
+            ground_m = _GEOD.line_length([xmin, xmax], [cy, cy])
+        else:
+            axes = self.crs.axis_info
+            factor = axes[0].unit_conversion_factor if axes and axes[0].unit_conversion_factor else 1.0
+            ground_m = (xmax - xmin) * factor
+        screen_m = self._width() / max(self.physicalDpiX(), 1) * 0.0254
+        return ground_m / screen_m
+
+    def _set_view(self, center: tuple[float, float], res: float) -> None:
+        if not (res > 0) or res != res:
+            return
+        self._center, self._res = (float(center[0]), float(center[1])), float(res)
+        self.extentChanged.emit(self.extent())
+        self.update()
+        self._schedule()
+
+    def _width(self) -> int:
+        return max(self.width(), 1)
+
+    def _height(self) -> int:
+        return max(self.height(), 1)
+
+    # ----------------------------------------------------------------------------- render
+    def _schedule(self) -> None:
+        self._timer.start()
+
+    def _start_render(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+        self.generation += 1
+        job = RenderJob(self.generation, self.layers, self.crs, self.extent(), self._width(), self._height(),
+                        self.devicePixelRatioF())
+        job.signals.done.connect(self._on_rendered)
+        job.signals.failed.connect(self._on_failed)
+        self._job = job
+        job.start(self._pool)
+
+    def _on_rendered(self, generation: int, image: QImage, extent: Extent) -> None:
+        if generation != self.generation:
+            self.dropped += 1  # the user moved on; a newer render is coming
+            return
+        self._job = None
+        self._image, self._image_extent = image, extent
+        self.update()
+        self.renderFinished.emit()
+
+    def _on_failed(self, generation: int, message: str) -> None:
+        if generation == self.generation:
+            self._job = None
+            self.renderFailed.emit(message)
+
+    def cancel_render(self) -> None:
+        """Stop the pending and the running render (e.g. when the window closes)."""
+        self._timer.stop()
+        if self._job is not None:
+            self._job.cancel()
+            self._job = None
+
+    def is_rendering(self) -> bool:
+        return self._job is not None or self._timer.isActive()
+
+    def image(self) -> QImage | None:
+        """The last finished render (device pixels), or None."""
+        return self._image
+
+    def image_extent(self) -> Extent | None:
+        """The extent the last finished render shows."""
+        return self._image_extent
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(BACKGROUND))
+        if self._image is not None and self._image_extent is not None:
+            xmin, ymin, xmax, ymax = fit_extent(self._image_extent, self._image.width(), self._image.height())
+            vx0, _, _, vy1 = self.extent()
+            target = QRectF((xmin - vx0) / self._res, (vy1 - ymax) / self._res,
+                            (xmax - xmin) / self._res, (ymax - ymin) / self._res)
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(target, self._image)
+        elif not self.layers:
+            painter.setPen(QColor("#6b6b6b"))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, PLACEHOLDER)
+        painter.end()
+
+    # ------------------------------------------------------------------------------ input
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self.extentChanged.emit(self.extent())
+        self._schedule()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+        notches = event.angleDelta().y() / 120.0
+        if notches:
+            self.zoom_by(ZOOM_STEP ** notches, event.position())
+        event.accept()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = event.position()
+            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        pos = event.position()
+        if self._drag_from is not None:
+            delta = pos - self._drag_from
+            self._drag_from = pos
+            self.pan_pixels(delta.x(), delta.y())
+        self.cursorMoved.emit(*self.to_map(pos))
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton and self._drag_from is not None:
+            self._drag_from = None
+            self.unsetCursor()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        step_x, step_y = self._width() / 4, self._height() / 4
+        moves = {Qt.Key.Key_Left: (step_x, 0), Qt.Key.Key_Right: (-step_x, 0),
+                 Qt.Key.Key_Up: (0, step_y), Qt.Key.Key_Down: (0, -step_y)}
+        if event.key() in moves:
+            self.pan_pixels(*moves[event.key()])
+        elif event.key() in (Qt.Key.Key_Plus, Qt.Key.Key_Equal):
+            self.zoom_by(ZOOM_STEP)
+        elif event.key() == Qt.Key.Key_Minus:
+            self.zoom_by(1 / ZOOM_STEP)
+        else:
+            super().keyPressEvent(event)

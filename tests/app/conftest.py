@@ -1,0 +1,43 @@
+"""Fixtures for the desktop app tests: Qt offscreen (set before any QApplication exists), the
+test city project and the main window driven by qtbot."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests.app.qt_city import make_project  # noqa: E402
+
+
+@pytest.fixture
+def city_project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _wait_for_workers():
+    """No render or load worker outlives its test."""
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    from app.map_canvas import worker_pool
+
+    worker_pool().waitForDone(10000)
+    QThreadPool.globalInstance().waitForDone(10000)
+
+
+@pytest.fixture
+def window(qtbot):
+    from app.main_window import MainWindow
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1000, 700)
+    win.show()
+    qtbot.waitExposed(win)
+    return win

@@ -1,0 +1,155 @@
+"""The renderer without widgets: the vectorised transform, colours at known places, layer order,
+hidden / missing layers, reprojection, the cache and cancelling."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from pyproj import CRS
+from shapely.geometry import Point, Polygon, box
+
+from app.render import (
+    BACKGROUND,
+    CACHE,
+    RenderCache,
+    fit_extent,
+    path_from_arrays,
+    polygon_from_xy,
+    render_layers,
+    to_screen,
+)
+from layers.feedback import Cancelled
+from layers.layer import Layer
+from layers.style import Style
+from tests.app.qt_city import BIN, BIN_BLUE, PARK, PARK_GREEN, STREET_RED, STREET_Y, ZONE_YELLOW, city_layers
+
+PROJECT_CRS = CRS.from_epsg(3067)
+EXTENT = (384700.0, 6671700.0, 385700.0, 6672700.0)  # 1000 m square
+SIZE = 500  # px: 2 m per pixel
+
+
+@pytest.fixture(autouse=True)
+def _app(qapp):  # QImage text drawing wants a QGuiApplication
+    return qapp
+
+
+def colour_at(image, x: float, y: float, extent=EXTENT, size=SIZE) -> str:
+    from PySide6.QtGui import QColor
+
+    px, py = to_screen(np.array([[x, y]]), extent, size, size)[0]
+    return QColor(image.pixel(int(px), int(py))).name()
+
+
+def test_transform_maps_known_coordinates_to_pixels():
+    xy = np.array([[0.0, 0.0], [100.0, 50.0], [50.0, 25.0], [25.0, 50.0]])
+    out = to_screen(xy, (0.0, 0.0, 100.0, 50.0), 200, 100)
+    np.testing.assert_allclose(out, [[0, 100], [200, 0], [100, 50], [50, 0]])
+    # an extent of another aspect is widened about its centre, never stretched
+    assert fit_extent((0, 0, 100, 100), 200, 100) == (-50.0, 0.0, 150.0, 100.0)
+    np.testing.assert_allclose(to_screen(np.array([[0.0, 0.0]]), (0, 0, 100, 100), 200, 100), [[50, 100]])
+
+
+def test_packed_arrays_become_qt_paths_and_polygons():
+    xy = np.array([[0, 0], [10, 0], [10, 10], [0, 0], [20, 20], [30, 20], [30, 30], [20, 20]], dtype=float)
+    starts = np.array([1, 0, 0, 0, 1, 0, 0, 0], dtype=bool)
+    path = path_from_arrays(xy, starts)
+    assert path.elementCount() == 8
+    assert [path.elementAt(i).isMoveTo() for i in range(8)] == starts.tolist()
+    assert (path.elementAt(5).x, path.elementAt(5).y) == (30.0, 20.0)
+    polygon = polygon_from_xy(xy[:3])
+    points = [(polygon.at(i).x(), polygon.at(i).y()) for i in range(polygon.size())]
+    assert points == [(0, 0), (10, 0), (10, 10)]
+
+
+def test_colours_are_drawn_where_the_features_are():
+    image = render_layers(city_layers(), PROJECT_CRS, EXTENT, SIZE, SIZE)
+    assert (image.width(), image.height()) == (SIZE, SIZE)
+    assert colour_at(image, 385100, 6672100) == PARK_GREEN
+    assert colour_at(image, 385500, 6672500) == ZONE_YELLOW
+    assert colour_at(image, 385300, 6672300) == PARK_GREEN  # park is above zone: layers[0] on top
+    assert colour_at(image, 385000, STREET_Y) == STREET_RED
+    assert colour_at(image, *BIN) == BIN_BLUE
+    assert colour_at(image, 384750, 6672650) == BACKGROUND
+
+
+def test_hidden_and_missing_layers_are_not_drawn():
+    layers = city_layers()
+    layers[2].visible = False  # park
+    layers.append(Layer("trees", None, error="the file does not exist"))
+    image = render_layers(layers, PROJECT_CRS, EXTENT, SIZE, SIZE)
+    assert colour_at(image, 385100, 6672100) == BACKGROUND
+    assert colour_at(image, 385300, 6672300) == ZONE_YELLOW
+
+
+def test_layer_in_another_crs_is_reprojected_once_and_cached():
+    wgs84 = gpd.GeoDataFrame(geometry=[box(*PARK)], crs=3067).to_crs(4326)
+    layer = Layer("park", wgs84, style=Style(fill="#00c800", fill_opacity=1, stroke_width=0))
+    cache = RenderCache()
+    image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE, cache=cache)
+    assert colour_at(image, 385200, 6672200) == "#00c800"
+    first = cache.prepare(layer, PROJECT_CRS)
+    assert cache.prepare(layer, PROJECT_CRS) is first  # no second reprojection
+    layer.style = replace(layer.style, fill="#123456")
+    restyled = cache.prepare(layer, PROJECT_CRS)
+    assert restyled is not first and restyled.tree is first.tree and restyled.palette == ["#123456"]
+
+
+def test_categorized_colours_and_legend_come_from_symbolize():
+    gdf = gpd.GeoDataFrame({"use": ["a", "b"]}, geometry=[box(385000, 6672000, 385200, 6672200),
+                                                          box(385300, 6672000, 385500, 6672200)], crs=3067)
+    style = Style(kind="categorized", field="use", categories={"a": "#aa0000", "b": "#0000aa"},
+                  fill_opacity=1, stroke_width=0)
+    layer = Layer("uses", gdf, style=style)
+    image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE)
+    assert colour_at(image, 385100, 6672100) == "#aa0000"
+    assert colour_at(image, 385400, 6672100) == "#0000aa"
+    assert CACHE.legend(layer, PROJECT_CRS) == [("a", "#aa0000"), ("b", "#0000aa")]
+
+
+def test_polygon_holes_stay_empty_and_subpixel_features_are_dots():
+    ring = [(385000, 6672000), (385600, 6672000), (385600, 6672600), (385000, 6672600)]
+    hole = [(385200, 6672200), (385400, 6672200), (385400, 6672400), (385200, 6672400)]
+    tiny = box(384800, 6671800, 384800.5, 6671800.5)  # 0.5 m: a quarter pixel
+    gdf = gpd.GeoDataFrame(geometry=[Polygon(ring, [hole]), tiny], crs=3067)
+    layer = Layer("holes", gdf, style=Style(fill="#ff00ff", fill_opacity=1, stroke_width=0))
+    image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE)
+    assert colour_at(image, 385100, 6672100) == "#ff00ff"
+    assert colour_at(image, 385300, 6672300) == BACKGROUND
+    assert colour_at(image, 384800.25, 6671800.25) != BACKGROUND
+
+
+def test_features_outside_the_extent_are_culled_and_far_zoom_is_clipped():
+    layers = city_layers()
+    far = (385250.0, 6672250.0, 385251.0, 6672251.0)  # 1 m inside the park/zone overlap: huge zoom
+    image = render_layers(layers, PROJECT_CRS, far, 200, 200)
+    assert colour_at(image, 385250.5, 6672250.5, far, 200) == PARK_GREEN
+
+
+def test_labels_are_drawn_and_do_not_overlap():
+    def dark_columns(names: list[str]) -> list[int]:
+        """x of every pixel column right of the first point that holds dark (text) pixels."""
+        points = gpd.GeoDataFrame({"name": names}, crs=3067,
+                                  geometry=[Point(385100 + 20 * i, 6672100) for i in range(len(names))])
+        layer = Layer("stops", points, style=Style(fill="#0000ff", size=4, label_field="name"))
+        image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE, background="#ffffff")
+        x0, y0 = (int(v) for v in to_screen(np.array([[385100, 6672100]]), EXTENT, SIZE, SIZE)[0])
+        return [x for x in range(x0 + 5, x0 + 120)
+                if any(image.pixelColor(x, y).lightness() < 100 for y in range(y0 - 9, y0 + 9))]
+
+    one = dark_columns(["Kamppi"])
+    assert len(one) > 20, "the label text was not drawn"
+    # the second label (10 px to the right) would overlap the first one: it is skipped
+    assert max(dark_columns(["Kamppi", "Kamppi"])) == max(one)
+
+
+def test_cancelled_render_raises():
+    with pytest.raises(Cancelled):
+        render_layers(city_layers(), PROJECT_CRS, EXTENT, SIZE, SIZE, cancelled=lambda: True)
+
+
+def test_device_pixel_ratio_gives_a_sharper_image():
+    image = render_layers(city_layers(), PROJECT_CRS, EXTENT, 100, 80, device_pixel_ratio=2.0)
+    assert (image.width(), image.height(), image.devicePixelRatio()) == (200, 160, 2.0)
