@@ -192,7 +192,7 @@ def _graduated(style: Style, numeric: pd.Series) -> Symbology:
     shades = [to_hex(cmap(x)) for x in (np.linspace(0.1, 0.9, len(bins)) if len(bins) > 1 else [0.5])]
     idx = np.searchsorted(bins, numeric.to_numpy(dtype=float), side="left")
     idx = np.clip(idx, 0, len(bins) - 1)
-    out = np.array([shades[i] for i in idx], dtype=object)
+    out = np.asarray(shades, dtype=object)[idx]
     out[numeric.isna().to_numpy()] = NO_DATA_COLOR
     unit = f" {style.unit}" if style.unit else ""
     legend, lower = [], valid.min()

@@ -118,3 +118,36 @@ def test_main_in_process_returns_codes(city: Path, capsys):
     assert main(["info", str(city)]) == 0
     assert main(["info", str(city.with_name("missing.gpkg"))]) == 1
     assert "missing.gpkg" in capsys.readouterr().err
+
+
+def test_import_osm_writes_city_layers(tmp_path: Path):
+    pbf = Path(__file__).resolve().parents[2] / "sample_data" / "raw" / "Helsinki.osm.pbf"
+    out = tmp_path / "city.gpkg"
+    result = citydesk("import-osm", str(pbf), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    import pyogrio
+
+    names = {str(n) for n, _ in pyogrio.list_layers(out)}
+    assert {"buildings", "streets", "transit_stops", "waste_bins", "benches", "toilets", "pharmacies",
+            "groceries", "green_spaces", "healthcare"} <= names
+    assert "buildings: 4" in result.stdout  # ~480 buildings
+
+
+def test_progress_bar_only_on_a_terminal():
+    import io
+
+    from app.progress import TerminalFeedback
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    tty, pipe = Tty(), io.StringIO()
+    for stream in (tty, pipe):
+        fb = TerminalFeedback(stream, label="run")
+        fb.progress(0.5, "halfway")
+        fb.progress(0.2, "never goes back")
+        fb.progress(1.0, "done")
+        fb.close()
+    assert "100%" in tty.getvalue() and "#" * 30 in tty.getvalue()
+    assert pipe.getvalue() == ""
