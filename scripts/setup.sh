@@ -57,7 +57,12 @@ extras=""
 stamp=".venv/.citydesk-$mode"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "Installing CityDesk$extras into .venv (versions pinned by constraints.txt)"
-  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install -q --disable-pip-version-check -c constraints.txt -e ".$extras"
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check -c constraints.txt -e ".$extras"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "Installing CityDesk failed; the whole pip output is in $log" >&2
+    exit 1
+  fi
   touch "$stamp"
 fi
