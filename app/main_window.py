@@ -5,12 +5,11 @@ worker with progress and cancel; a problem the user can fix is shown in a messag
 from __future__ import annotations
 
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
 from pyproj import CRS, Transformer
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -26,70 +25,18 @@ from PySide6.QtWidgets import (
 
 import app
 from app.layers_panel import LayersPanel
-from app.map_canvas import MapCanvas, keep_proj_context, worker_pool
+from app.map_canvas import MapCanvas
 from app.render import CACHE
+from app.selection import Selection
+from app.workers import Task
 from layers.errors import CityDeskError
-from layers.feedback import Cancelled, SubFeedback
+from layers.feedback import SubFeedback
 from layers.layer import Layer
 from layers.project import Project, load_project
 
 SAMPLE_PROJECT = Path(app.__file__).resolve().parents[1] / "sample_data" / "helsinki.citydesk"
 LAYER_FILES = ("Layers (*.gpkg *.geojson *.json *.shp *.zip *.fgb *.parquet *.geoparquet *.csv *.osm.pbf "
                "*.osm);;All files (*)")
-_TASKS: set[Task] = set()  # a task keeps itself alive until its run() ends
-
-
-class _TaskSignals(QObject):
-    """Every signal carries the task's generation, so the window can drop a superseded task's."""
-
-    progress = Signal(int, float, str)
-    finished = Signal(int, object)
-    failed = Signal(int, str, bool)  # message, whether it is a CityDeskError (a problem the user can fix)
-    cancelled = Signal(int)
-
-
-class Task(QRunnable):
-    """Runs ``fn(feedback)`` on the thread pool, the task itself being the feedback: progress
-    goes out as a signal, ``check_cancelled()`` raises :class:`Cancelled` after :meth:`cancel`."""
-
-    def __init__(self, fn: Callable[[Task], object], generation: int = 0):
-        super().__init__()
-        self.setAutoDelete(False)
-        self.fn, self.generation = fn, generation
-        self.signals = _TaskSignals()
-        self._cancel = threading.Event()
-        self._last = 0.0
-
-    def progress(self, fraction: float, message: str = "") -> None:
-        self._last = max(self._last, min(max(float(fraction), 0.0), 1.0))
-        self.signals.progress.emit(self.generation, self._last, message)
-
-    def check_cancelled(self) -> None:
-        if self._cancel.is_set():
-            raise Cancelled()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def start(self, pool: QThreadPool | None = None) -> None:
-        _TASKS.add(self)
-        (pool or worker_pool()).start(self)
-
-    def run(self) -> None:
-        keep_proj_context()
-        try:
-            result = self.fn(self)
-            self.check_cancelled()
-            self.signals.finished.emit(self.generation, result)
-        except Cancelled:
-            self.signals.cancelled.emit(self.generation)
-        except CityDeskError as exc:
-            self.signals.failed.emit(self.generation, exc.message, True)
-        except Exception as exc:  # shown as a message, never as a traceback
-            self.signals.failed.emit(self.generation, f"{type(exc).__name__}: {exc}", False)
-        finally:
-            keep_proj_context()
-            _TASKS.discard(self)
 
 
 def _open_and_prepare(path: Path, feedback: Task) -> Project:
@@ -137,6 +84,8 @@ class MainWindow(QMainWindow):
         self._on_done: Callable[[object], None] | None = None
         self._error_title = ""
         self._to_wgs84: Transformer | None = None
+        self.modified = False
+        self.selection = Selection(self)
         self.canvas = MapCanvas(self)
         self.panel = LayersPanel(self)
         self._build_ui()
@@ -231,12 +180,18 @@ class MainWindow(QMainWindow):
         """Show ``project``: its layers on the map at its saved view (else the full extent)."""
         self.project = project
         self._to_wgs84 = Transformer.from_crs(project.crs, "EPSG:4326", always_xy=True)
-        self.setWindowTitle(f"CityDesk — {project.title}")
+        self.mark_modified(False)
         self.panel.set_layers(project.layers, self._legend)
         self.canvas.set_layers(project.layers, project.crs, project.view)
         if project.warnings:
             self._show_warnings(project.warnings)
         self.projectShown.emit(project)
+
+    def mark_modified(self, modified: bool = True) -> None:
+        """The project has (or no longer has) changes that are not saved: shown as '*' in the title."""
+        self.modified = modified
+        title = self.project.title if self.project else "CityDesk"
+        self.setWindowTitle(f"{'*' if modified else ''}{title} — CityDesk" if self.project else "CityDesk")
 
     def cancel_task(self) -> None:
         if self._task is not None:

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QWhe
 from PySide6.QtWidgets import QWidget
 
 from app.render import BACKGROUND, Extent, fit_extent, render_layers
+from app.workers import keep_proj_context, worker_pool
 from layers.feedback import Cancelled
 from layers.layer import Layer
 
@@ -53,42 +54,6 @@ def layers_extent(layers: Sequence[Layer], crs: CRS) -> Extent | None:
 
 
 _RUNNING: set[RenderJob] = set()  # a job keeps itself alive until its run() ends
-_PROJ_CONTEXTS: dict[int, object] = {}  # OS thread id -> pyproj's PROJ context manager of that thread
-_POOL: QThreadPool | None = None
-
-
-def worker_pool() -> QThreadPool:
-    """The thread pool CityDesk's workers run on. Its threads never expire, so the PROJ contexts
-    kept by :func:`keep_proj_context` stay one per thread."""
-    global _POOL
-    if _POOL is None:
-        _POOL = QThreadPool()
-        _POOL.setExpiryTimeout(-1)
-        _POOL.setMaxThreadCount(max(2, QThreadPool.globalInstance().maxThreadCount()))
-    return _POOL
-
-
-def keep_proj_context() -> None:
-    """Call at the start and the end of every ``QRunnable.run()`` that may use pyproj.
-
-    pyproj 3.7 keeps a thread's PROJ context in native thread storage but frees it when the
-    Python thread state's ``threading.local`` goes. A pool thread gets a new Python thread state
-    for every ``run()``, so the second job on that thread used a freed context and crashed
-    (segfault). Keeping the context's manager per OS thread (and giving it back to the new thread
-    state) keeps it alive."""
-    try:
-        from pyproj import _context
-
-        local = _context._CONTEXT_MANAGER_LOCAL
-    except (ImportError, AttributeError):  # a pyproj without this design
-        return
-    tid = threading.get_native_id()
-    manager = getattr(local, "context_manager", None)
-    if manager is None:
-        if tid in _PROJ_CONTEXTS:
-            local.context_manager = _PROJ_CONTEXTS[tid]
-    else:
-        _PROJ_CONTEXTS[tid] = manager
 
 
 class _RenderSignals(QObject):

@@ -25,7 +25,7 @@ def _wait_for_workers():
     yield
     from PySide6.QtCore import QThreadPool
 
-    from app.map_canvas import worker_pool
+    from app.workers import worker_pool
 
     worker_pool().waitForDone(10000)
     QThreadPool.globalInstance().waitForDone(10000)

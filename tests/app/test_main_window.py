@@ -201,7 +201,7 @@ def test_workers_survive_pyproj_on_reused_pool_threads():
         "from PySide6.QtCore import QCoreApplication, QRunnable\n"
         "import threading\n"
         "from pyproj import CRS, Transformer\n"
-        "from app.map_canvas import keep_proj_context, worker_pool\n"
+        "from app.workers import keep_proj_context, worker_pool\n"
         "app = QCoreApplication([])\n"
         "pool = worker_pool(); pool.setMaxThreadCount(1)\n"
         "done = threading.Event()\n"

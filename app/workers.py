@@ -1,0 +1,106 @@
+"""Work off the GUI thread: CityDesk's thread pool and :class:`Task`, a ``QRunnable`` that is
+also the ``feedback`` object of the work it runs (progress as a signal, cancel by a flag).
+
+Every ``QRunnable.run()`` that may use pyproj calls :func:`keep_proj_context` first and last.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from layers.errors import CityDeskError
+from layers.feedback import Cancelled
+
+_TASKS: set[Task] = set()  # a task keeps itself alive until its run() ends
+_PROJ_CONTEXTS: dict[int, object] = {}  # OS thread id -> pyproj's PROJ context manager of that thread
+_POOL: QThreadPool | None = None
+
+
+def worker_pool() -> QThreadPool:
+    """The thread pool CityDesk's workers run on. Its threads never expire, so the PROJ contexts
+    kept by :func:`keep_proj_context` stay one per thread."""
+    global _POOL
+    if _POOL is None:
+        _POOL = QThreadPool()
+        _POOL.setExpiryTimeout(-1)
+        _POOL.setMaxThreadCount(max(2, QThreadPool.globalInstance().maxThreadCount()))
+    return _POOL
+
+
+def keep_proj_context() -> None:
+    """Call at the start and the end of every ``QRunnable.run()`` that may use pyproj.
+
+    pyproj 3.7 keeps a thread's PROJ context in native thread storage but frees it when the
+    Python thread state's ``threading.local`` goes. A pool thread gets a new Python thread state
+    for every ``run()``, so the second job on that thread used a freed context and crashed
+    (segfault). Keeping the context's manager per OS thread (and giving it back to the new thread
+    state) keeps it alive."""
+    try:
+        from pyproj import _context
+
+        local = _context._CONTEXT_MANAGER_LOCAL
+    except (ImportError, AttributeError):  # a pyproj without this design
+        return
+    tid = threading.get_native_id()
+    manager = getattr(local, "context_manager", None)
+    if manager is None:
+        if tid in _PROJ_CONTEXTS:
+            local.context_manager = _PROJ_CONTEXTS[tid]
+    else:
+        _PROJ_CONTEXTS[tid] = manager
+
+
+class _TaskSignals(QObject):
+    """Every signal carries the task's generation, so the window can drop a superseded task's."""
+
+    progress = Signal(int, float, str)
+    finished = Signal(int, object)
+    failed = Signal(int, str, bool)  # message, whether it is a CityDeskError (a problem the user can fix)
+    cancelled = Signal(int)
+
+
+class Task(QRunnable):
+    """Runs ``fn(feedback)`` on the thread pool, the task itself being the feedback: progress
+    goes out as a signal, ``check_cancelled()`` raises :class:`Cancelled` after :meth:`cancel`."""
+
+    def __init__(self, fn: Callable[[Task], object], generation: int = 0):
+        super().__init__()
+        self.setAutoDelete(False)
+        self.fn, self.generation = fn, generation
+        self.signals = _TaskSignals()
+        self._cancel = threading.Event()
+        self._last = 0.0
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._last = max(self._last, min(max(float(fraction), 0.0), 1.0))
+        self.signals.progress.emit(self.generation, self._last, message)
+
+    def check_cancelled(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def start(self, pool: QThreadPool | None = None) -> None:
+        _TASKS.add(self)
+        (pool or worker_pool()).start(self)
+
+    def run(self) -> None:
+        keep_proj_context()
+        try:
+            result = self.fn(self)
+            self.check_cancelled()
+            self.signals.finished.emit(self.generation, result)
+        except Cancelled:
+            self.signals.cancelled.emit(self.generation)
+        except CityDeskError as exc:
+            self.signals.failed.emit(self.generation, exc.message, True)
+        except Exception as exc:  # shown as a message, never as a traceback
+            self.signals.failed.emit(self.generation, f"{type(exc).__name__}: {exc}", False)
+        finally:
+            keep_proj_context()
+            _TASKS.discard(self)
