@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool,
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
+from app.map_tools import MapTool, PanTool
 from app.render import BACKGROUND, Extent, fit_extent, render_layers
 from app.workers import keep_proj_context, worker_pool
 from layers.feedback import Cancelled
@@ -122,7 +123,8 @@ class MapCanvas(QWidget):
         self.dropped = 0  # results of older generations that arrived late and were dropped
         self._image: QImage | None = None
         self._image_extent: Extent | None = None
-        self._drag_from: QPointF | None = None
+        self._middle_from: QPointF | None = None  # the middle button pans whatever the tool
+        self.tool: MapTool = PanTool(self)
         self._pool = thread_pool or worker_pool()
         self._timer = QTimer(self, singleShot=True, interval=15)  # gathers wheel bursts into one render
         self._timer.timeout.connect(self._start_render)
@@ -293,6 +295,7 @@ class MapCanvas(QWidget):
         elif not self.layers:
             painter.setPen(QColor("#6b6b6b"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, PLACEHOLDER)
+        self.tool.paint(painter)
         painter.end()
 
     # ------------------------------------------------------------------------------ input
@@ -307,25 +310,41 @@ class MapCanvas(QWidget):
             self.zoom_by(ZOOM_STEP ** notches, event.position())
         event.accept()
 
+    def set_tool(self, tool: MapTool) -> None:
+        """Make ``tool`` the one that handles the mouse (see :mod:`app.map_tools`)."""
+        self.tool.deactivate()
+        self.tool = tool
+        tool.activate()
+        self.update()
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton:
-            self._drag_from = event.position()
-            self.setCursor(Qt.CursorShape.ClosedHandCursor)
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._middle_from = event.position()
+            return
+        self.tool.press(event, *self.to_map(event.position()))
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         pos = event.position()
-        if self._drag_from is not None:
-            delta = pos - self._drag_from
-            self._drag_from = pos
+        if self._middle_from is not None:
+            delta = pos - self._middle_from
+            self._middle_from = pos
             self.pan_pixels(delta.x(), delta.y())
+        else:
+            self.tool.move(event, *self.to_map(pos))
         self.cursorMoved.emit(*self.to_map(pos))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
-        if event.button() == Qt.MouseButton.LeftButton and self._drag_from is not None:
-            self._drag_from = None
-            self.unsetCursor()
+        if event.button() == Qt.MouseButton.MiddleButton:
+            self._middle_from = None
+            return
+        self.tool.release(event, *self.to_map(event.position()))
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802
+        self.tool.double_click(event, *self.to_map(event.position()))
 
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802
+        if self.tool.key(event):
+            return
         step_x, step_y = self._width() / 4, self._height() / 4
         moves = {Qt.Key.Key_Left: (step_x, 0), Qt.Key.Key_Right: (-step_x, 0),
                  Qt.Key.Key_Up: (0, step_y), Qt.Key.Key_Down: (0, -step_y)}
