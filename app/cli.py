@@ -60,6 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
                        "write the results, the summaries and an overview map.")
     p.add_argument("--out", default="citydesk-demo", metavar="DIR", help="output folder (default: citydesk-demo)")
 
+    p = sub.add_parser("render", help="draw a project or a layer file to a PNG",
+                       description="Draw the full extent of a project (its styles) or of any layer file (default "
+                       "styles) to a PNG, offscreen, with the map canvas's renderer.")
+    p.add_argument("path", help="a .citydesk project or a layer file")
+    p.add_argument("--out", required=True, metavar="MAP.png", help="the PNG to write")
+    p.add_argument("--size", default="1600x1000", metavar="WxH", help="image size in pixels (default 1600x1000)")
+    p.add_argument("--layer", action="append", default=[], metavar="NAME",
+                   help="draw only this layer (repeat for more); default: the visible layers")
+    p.add_argument("--timings", metavar="TIMINGS.json", help="write load_s and render_s (seconds) as JSON")
+
+    p = sub.add_parser("screenshot", help="save a picture of the window with a project",
+                       description="Open the desktop window offscreen with a project, wait until the map is "
+                       "drawn and save a grab of the whole window.")
+    p.add_argument("path", help="a .citydesk project")
+    p.add_argument("--out", required=True, metavar="WINDOW.png", help="the PNG to write")
+    p.add_argument("--size", default="1600x1000", metavar="WxH", help="window size in pixels (default 1600x1000)")
+
     sub.add_parser("app", help="open the desktop window")
     return parser
 
@@ -70,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in (None, "app"):
             return _open_window()
-        handler = {"info": _info, "run": _run, "import-osm": _import_osm, "demo": _demo}[args.command]
+        handler = {"info": _info, "run": _run, "import-osm": _import_osm, "demo": _demo, "render": _render,
+                   "screenshot": _screenshot}[args.command]
         return handler(args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
@@ -201,6 +219,36 @@ def _demo(args) -> int:
     print(f"\nThe demo wrote {len(written)} files to {Path(args.out).resolve()}:")
     for path in written:
         print(f"  {path}")
+    return 0
+
+
+def _size(text: str) -> tuple[int, int]:
+    from app.render_command import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _render(args) -> int:
+    from app.render_command import render_file
+
+    size = _size(args.size)
+    result = render_file(Path(args.path), Path(args.out), size=size, names=args.layer or None,
+                         timings=Path(args.timings) if args.timings else None)
+    print(f"wrote {args.out} ({size[0]}x{size[1]}; load {result['load_s']:.2f} s, render {result['render_s']:.2f} s)")
+    if args.timings:
+        print(f"wrote {args.timings}")
+    return 0
+
+
+def _screenshot(args) -> int:
+    from app.render_command import screenshot
+
+    size = _size(args.size)
+    screenshot(Path(args.path), Path(args.out), size=size)
+    print(f"wrote {args.out} ({size[0]}x{size[1]})")
     return 0
 
 

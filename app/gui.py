@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from app import __version__
 from app.main_window import SAMPLE_PROJECT, MainWindow
+from app.project_actions import install_excepthook
 
 WINDOW_SIZE = (1400, 900)
 
@@ -37,12 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     window.resize(*WINDOW_SIZE)
     window.show()
+    install_excepthook(window)  # an unexpected error shows a dialog (and a traceback on stderr), the app goes on
     paths = [a for a in args if not a.startswith("-")]
     project = Path(paths[0]) if paths else (SAMPLE_PROJECT if SAMPLE_PROJECT.exists() else None)
-    if project is not None:
-        window.open_project(project)
-    else:
-        window.statusBar().showMessage("Open a project with File → Open project…, or add a layer", 15000)
+
+    def open_first() -> None:
+        if project is not None:
+            window.open_project(project)
+        else:
+            window.statusBar().showMessage("Open a project with File → Open project…, or add a layer", 15000)
+
+    window.project_actions.start_session(open_first)  # autosave on; first offers to recover a crashed session's work
     return qt_app.exec()
 
 

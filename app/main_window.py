@@ -24,10 +24,17 @@ from PySide6.QtWidgets import (
 )
 
 import app
+from app.analysis_actions import install_analyses
+from app.editing import install_editing
 from app.layers_panel import LayersPanel
 from app.map_canvas import MapCanvas
+from app.map_toolbar import install_map_tools
+from app.project_actions import install_project_actions
 from app.render import CACHE
+from app.scale_box import ScaleBox
 from app.selection import Selection
+from app.start_page import install_file_drop, install_start_page
+from app.table_docks import install_attribute_tables
 from app.workers import Task
 from layers.errors import CityDeskError
 from layers.feedback import SubFeedback
@@ -74,6 +81,7 @@ class MainWindow(QMainWindow):
 
     projectShown = Signal(object)
     taskFinished = Signal()  # after an open / add-layer task ended (done, failed or cancelled)
+    modifiedChanged = Signal(bool)  # on every mark_modified() call (autosave listens)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -87,14 +95,21 @@ class MainWindow(QMainWindow):
         self.modified = False
         self.selection = Selection(self)
         self.canvas = MapCanvas(self)
+        self.canvas.set_selection(self.selection)  # selected features drawn in yellow on the map
         self.panel = LayersPanel(self)
         self._build_ui()
         self._connect()
+        self.project_actions = install_project_actions(self)  # new / save / recent / unsaved prompt / autosave
+        self.analyses = install_analyses(self)  # Analysis menu, dialogs, Results panel
+        self.map_tools = install_map_tools(self)  # Map tools toolbar: zoom box, identify, select, measure
+        self.attribute_tables = install_attribute_tables(self)  # Layer → Open attribute table (F6), docks
+        self.editing = install_editing(self)  # Edit menu and toolbar: scenario point editing (toolbar last)
         self.setWindowTitle("CityDesk")
 
     # ------------------------------------------------------------------------------- build
     def _build_ui(self) -> None:
-        self.setCentralWidget(self.canvas)
+        install_start_page(self)  # the start page, then the map once a project is shown
+        install_file_drop(self)  # files dropped on the window open or add layers
         dock = QDockWidget("Layers", self)
         dock.setObjectName("layers_dock")
         dock.setWidget(self.panel)
@@ -125,7 +140,8 @@ class MainWindow(QMainWindow):
         self.progress = QProgressBar(self, minimum=0, maximum=100, maximumWidth=180, visible=False)
         self.cancel_button = QPushButton("Cancel", self, visible=False)
         self.coords_label = QLabel("", self)
-        self.scale_label = QLabel("", self, minimumWidth=90)
+        self.scale_label = ScaleBox(self.canvas, self)  # shows the scale and takes a typed one
+        self.scale_label.refused.connect(lambda message: self.statusBar().showMessage(message, 8000))
         for label in (self.coords_label, self.scale_label):
             label.setContentsMargins(8, 0, 8, 0)
         for widget in (self.progress, self.cancel_button, self.coords_label, self.scale_label):
@@ -139,13 +155,14 @@ class MainWindow(QMainWindow):
         self.zoom_full_action.triggered.connect(self.canvas.zoom_full)
         self.cancel_button.clicked.connect(self.cancel_task)
         self.panel.visibilityChanged.connect(self.canvas.refresh)
+        self.panel.attach(self)  # reorder, rename, remove, opacity, style: mark modified and redraw
         self.canvas.cursorMoved.connect(self._show_cursor)
         self.canvas.extentChanged.connect(self._show_scale)
         self.canvas.renderFailed.connect(self._render_failed)
 
     # ------------------------------------------------------------------------------ actions
     def choose_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(Path.cwd()),
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", str(self.project_actions.start_folder()),
                                               "CityDesk projects (*.citydesk);;All files (*)")
         if path:
             self.open_project(path)
@@ -166,6 +183,8 @@ class MainWindow(QMainWindow):
     def open_project(self, path: str | Path) -> None:
         """Load the project at ``path`` in a worker, then show it (``projectShown`` is emitted)."""
         path = Path(path)
+        if not self.project_actions.unsaved_check(lambda: self.open_project(path)):
+            return  # the user is asked about unsaved changes first
         self._run(lambda fb: _open_and_prepare(path, fb), f"Opening {path.name}…", self.show_project,
                   "Cannot open the project")
 
@@ -192,6 +211,12 @@ class MainWindow(QMainWindow):
         self.modified = modified
         title = self.project.title if self.project else "CityDesk"
         self.setWindowTitle(f"{'*' if modified else ''}{title} — CityDesk" if self.project else "CityDesk")
+        self.modifiedChanged.emit(modified)
+
+    def open_attribute_table(self, layer: Layer | None = None):
+        """Open (or bring forward) the attribute table of ``layer`` (default: the current layer in
+        the Layers panel); returns the :class:`app.attribute_table.AttributeTable` or None."""
+        return self.attribute_tables.open(layer)
 
     def cancel_task(self) -> None:
         if self._task is not None:

@@ -2,31 +2,39 @@
 
 The canvas holds the project CRS and the view (a centre and a resolution in map units per
 logical pixel; :meth:`MapCanvas.extent` is the box the widget shows, with the widget's aspect).
-Every change of the view asks for a render; renders run on a ``QThreadPool`` through
-:func:`app.render.render_layers`. Each request gets a new generation number and cancels the one
+Every change of the view asks for a render; renders run on a ``QThreadPool`` as a
+:class:`app.render_job.RenderJob`. Each request gets a new generation number and cancels the one
 before it; a result of an older generation that still arrives is dropped. Until the new image
 is there, the last image is drawn shifted and scaled to where it belongs, so panning is instant.
+
+The map is composed of one image per layer, one of the labels and one of the selected features
+(drawn in yellow on top). The canvas keeps these images: when one layer is shown, hidden,
+restyled or changes its opacity, and the view did not move, only that layer is drawn again
+(``render_counts`` counts the drawings per layer name); a new selection redraws only the overlay.
 """
 
 from __future__ import annotations
 
-import threading
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 from pyproj import CRS, Geod, Transformer
-from PySide6.QtCore import QObject, QPointF, QRectF, QRunnable, Qt, QThreadPool, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QThreadPool, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QWheelEvent
 from PySide6.QtWidgets import QWidget
 
 from app.map_tools import MapTool, PanTool
-from app.render import BACKGROUND, Extent, fit_extent, render_layers
-from app.workers import keep_proj_context, worker_pool
-from layers.feedback import Cancelled
+from app.render import BACKGROUND, CACHE, Extent, fit_extent, layer_key, selection_key
+from app.render_cache import positions
+from app.render_job import Piece, Plan, RenderJob
+from app.workers import worker_pool
 from layers.layer import Layer
 
 ZOOM_STEP = 1.25  # per wheel notch (120 eighths of a degree)
 FULL_MARGIN = 0.03  # share of the full extent added around it by zoom_full()
+ZOOM_TO_MARGIN = 0.08  # share added around a layer or a selection zoomed to
+MIN_VIEW_M = 60.0  # zooming to one point shows at least this many metres
 _GEOD = Geod(ellps="WGS84")
 PLACEHOLDER = ("No project is open.\n\nFile → Open sample city shows central Helsinki;\n"
                "File → Open project… opens a .citydesk file.")
@@ -54,62 +62,20 @@ def layers_extent(layers: Sequence[Layer], crs: CRS) -> Extent | None:
     return float(arr[:, 0].min()), float(arr[:, 1].min()), float(arr[:, 2].max()), float(arr[:, 3].max())
 
 
-_RUNNING: set[RenderJob] = set()  # a job keeps itself alive until its run() ends
-
-
-class _RenderSignals(QObject):
-    done = Signal(int, object, object)  # generation, QImage, extent it shows
-    failed = Signal(int, str)
-
-
-class RenderJob(QRunnable):
-    """One render on the thread pool; it stops early once :meth:`cancel` was called. A cancelled
-    job emits nothing."""
-
-    def __init__(self, generation: int, layers: Sequence[Layer], crs: CRS, extent: Extent,
-                 width: int, height: int, dpr: float):
-        super().__init__()
-        self.setAutoDelete(False)
-        self.generation, self.layers, self.crs = generation, list(layers), crs
-        self.extent, self.width, self.height, self.dpr = extent, width, height, dpr
-        self.signals = _RenderSignals()
-        self._cancel = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def start(self, pool: QThreadPool) -> None:
-        _RUNNING.add(self)
-        pool.start(self)
-
-    def run(self) -> None:
-        keep_proj_context()
-        try:
-            image = render_layers(self.layers, self.crs, self.extent, self.width, self.height, self.dpr,
-                                  cancelled=self._cancel.is_set)
-            if not self._cancel.is_set():
-                self.signals.done.emit(self.generation, image, self.extent)
-        except Cancelled:
-            pass
-        except Exception as exc:  # a worker must never die silently; the canvas reports it
-            self.signals.failed.emit(self.generation, f"{type(exc).__name__}: {exc}")
-        finally:
-            keep_proj_context()
-            _RUNNING.discard(self)
-
-
 class MapCanvas(QWidget):
     """A map of ``layers`` (top-first, as in the project) in ``crs``.
 
     Signals: ``extentChanged(object)`` with the new extent ``(xmin, ymin, xmax, ymax)``,
     ``cursorMoved(float, float)`` in the project CRS, ``renderFinished()`` when a current image
-    arrived, ``renderFailed(str)``.
+    arrived, ``renderFailed(str)``, ``toolChanged(tool)``, ``escapePressed()``.
     """
 
     extentChanged = Signal(object)
     cursorMoved = Signal(float, float)
     renderFinished = Signal()
     renderFailed = Signal(str)
+    toolChanged = Signal(object)  # the new MapTool
+    escapePressed = Signal()  # Esc that the tool did not use (the window goes back to panning)
 
     def __init__(self, parent: QWidget | None = None, *, thread_pool: QThreadPool | None = None):
         super().__init__(parent)
@@ -123,6 +89,9 @@ class MapCanvas(QWidget):
         self.dropped = 0  # results of older generations that arrived late and were dropped
         self._image: QImage | None = None
         self._image_extent: Extent | None = None
+        self._pieces: dict[object, Piece] = {}  # the last images of layers (by id), "labels", "selection"
+        self.render_counts: Counter[str] = Counter()  # layer name -> how often its image was drawn
+        self.selection = None  # an app.selection.Selection, see set_selection()
         self._middle_from: QPointF | None = None  # the middle button pans whatever the tool
         self.tool: MapTool = PanTool(self)
         self._pool = thread_pool or worker_pool()
@@ -140,14 +109,37 @@ class MapCanvas(QWidget):
         self.layers, self.crs = layers, CRS.from_user_input(crs)
         self._full = None
         self._image = self._image_extent = None
+        self._pieces = {}
         if extent is not None:
             self.zoom_to_extent(extent)
         else:
             self.zoom_full()
 
-    def refresh(self) -> None:
-        """Render again (after a layer was shown, hidden, added or restyled)."""
+    def refresh(self, *_ignored) -> None:
+        """Render again (after a layer was shown, hidden, added, restyled or got a new
+        GeoDataFrame): only layers whose data, style or visibility changed are drawn again.
+        (Arguments are ignored, so any signal can be connected to it.)"""
         self._full = None
+        self._schedule()
+
+    def invalidate(self, layer: Layer) -> None:
+        """Draw ``layer`` again from scratch: for a GeoDataFrame changed in place (the same object)."""
+        CACHE.invalidate(layer)
+        for slot in (id(layer), "labels", "selection"):
+            self._pieces.pop(slot, None)
+        self.refresh()
+
+    def set_selection(self, selection) -> None:
+        """Draw the features selected in ``selection`` (an :class:`app.selection.Selection`)
+        highlighted on top of the map, and again whenever it changes."""
+        if self.selection is not None:
+            self.selection.changed.disconnect(self._selection_changed)
+        self.selection = selection
+        if selection is not None:
+            selection.changed.connect(self._selection_changed)
+        self._schedule()
+
+    def _selection_changed(self, _layer=None) -> None:
         self._schedule()
 
     # ------------------------------------------------------------------------------- view
@@ -170,6 +162,53 @@ class MapCanvas(QWidget):
         """Show ``bounds`` (project CRS) as large as fits, centred."""
         xmin, ymin, xmax, ymax = fit_extent(bounds, self._width(), self._height())
         self._set_view(((xmin + xmax) / 2, (ymin + ymax) / 2), (xmax - xmin) / self._width())
+
+    def zoom_to_layer(self, layer: Layer) -> None:
+        """Show the whole of ``layer`` (hidden or not), with a margin."""
+        box = layers_extent([layer], self.crs)
+        if box is not None:
+            self.zoom_to_extent(self._padded(box))
+
+    def zoom_to_selection(self, selection=None) -> bool:
+        """Show every selected feature (of ``selection``, default the canvas's) of the canvas's
+        layers; False (the view stays) when nothing is selected."""
+        selection = selection if selection is not None else self.selection
+        boxes = []
+        for layer in self.layers if selection is not None else []:
+            rows = selection.rows(layer)
+            prepared = CACHE.prepare(layer, self.crs) if len(rows) else None
+            if prepared is not None:
+                b = prepared.bounds[positions(prepared, rows)]
+                if len(b):
+                    boxes.append((b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()))
+        if not boxes:
+            return False
+        arr = np.array(boxes)
+        self.zoom_to_extent(self._padded((arr[:, 0].min(), arr[:, 1].min(), arr[:, 2].max(), arr[:, 3].max())))
+        return True
+
+    def set_scale(self, denominator: float) -> None:
+        """Zoom about the centre to the scale 1:``denominator`` (see :meth:`scale_denominator`)."""
+        if not (denominator > 0) or not np.isfinite(denominator):
+            return
+        res = denominator * 0.0254 / max(self.physicalDpiX(), 1) / self._metres_per_unit()
+        self._set_view(self._center, res)
+
+    def _metres_per_unit(self) -> float:
+        """Metres on the ground per map unit along x at the centre of the view."""
+        if self.crs.is_geographic:
+            cx, cy = self._center
+            cy = max(min(cy, 89.9), -89.9)
+            return max(_GEOD.line_length([cx - 0.5, cx + 0.5], [cy, cy]), 1e-9)
+        axes = self.crs.axis_info
+        return axes[0].unit_conversion_factor if axes and axes[0].unit_conversion_factor else 1.0
+
+    def _padded(self, box: Extent) -> Extent:
+        xmin, ymin, xmax, ymax = box
+        least = MIN_VIEW_M / self._metres_per_unit()
+        mx = max((xmax - xmin) * ZOOM_TO_MARGIN, (least - (xmax - xmin)) / 2, 0.0)
+        my = max((ymax - ymin) * ZOOM_TO_MARGIN, (least - (ymax - ymin)) / 2, 0.0)
+        return xmin - mx, ymin - my, xmax + mx, ymax + my
 
     def zoom_full(self) -> None:
         """Show every layer (with a small margin)."""
@@ -215,9 +254,7 @@ class MapCanvas(QWidget):
             cy = max(min((ymin + ymax) / 2, 89.9), -89.9)
             ground_m = _GEOD.line_length([xmin, xmax], [cy, cy])
         else:
-            axes = self.crs.axis_info
-            factor = axes[0].unit_conversion_factor if axes and axes[0].unit_conversion_factor else 1.0
-            ground_m = (xmax - xmin) * factor
+            ground_m = (xmax - xmin) * self._metres_per_unit()
         screen_m = self._width() / max(self.physicalDpiX(), 1) * 0.0254
         return ground_m / screen_m
 
@@ -243,21 +280,61 @@ class MapCanvas(QWidget):
         if self._job is not None:
             self._job.cancel()
         self.generation += 1
-        job = RenderJob(self.generation, self.layers, self.crs, self.extent(), self._width(), self._height(),
-                        self.devicePixelRatioF())
+        job = RenderJob(self.generation, self._plan())
         job.signals.done.connect(self._on_rendered)
         job.signals.failed.connect(self._on_failed)
         self._job = job
         job.start(self._pool)
 
-    def _on_rendered(self, generation: int, image: QImage, extent: Extent) -> None:
+    def _plan(self) -> Plan:
+        """What the next render draws: the pieces whose kept image is stale or missing."""
+        plan = Plan(self.crs, self.extent(), self._width(), self._height(), self.devicePixelRatioF())
+        view = plan.view_key()
+        shown = [lay for lay in self.layers if lay.visible and lay.gdf is not None]
+        plan.shown_top_first = shown
+        keys = {id(lay): layer_key(lay, self.crs) for lay in shown}
+        for layer in reversed(shown):
+            plan.layers.append(self._piece(id(layer), layer.name, (keys[id(layer)], view), layer.style.opacity,
+                                           layer, layer.gdf))
+        labelled = tuple(keys[id(lay)] for lay in shown if lay.style.label_field)
+        plan.labels = self._piece("labels", "labels", (labelled, view))
+        if self.selection is not None:
+            plan.selected = {lay: self.selection.rows(lay) for lay in shown if self.selection.count(lay)}
+        plan.selection = self._piece("selection", "selection",
+                                     (selection_key(plan.selected), tuple(keys[id(lay)] for lay in plan.selected),
+                                      view))
+        return plan
+
+    def _piece(self, slot, name: str, key: tuple, opacity: float = 1.0, layer: Layer | None = None,
+               keep=None) -> Piece:
+        kept = self._pieces.get(slot)
+        if kept is not None and kept.key == key:
+            return Piece(name, key, opacity, layer, kept.image, True, kept.keep)
+        return Piece(name, key, opacity, layer, keep=keep)
+
+    def _on_rendered(self, generation: int, image: QImage, extent: Extent, plan: Plan | None = None) -> None:
         if generation != self.generation:
             self.dropped += 1  # the user moved on; a newer render is coming
             return
         self._job = None
         self._image, self._image_extent = image, extent
+        if plan is not None:
+            self._keep(plan)
         self.update()
         self.renderFinished.emit()
+
+    def _keep(self, plan: Plan) -> None:
+        """Keep the pieces of the current view (images of other views are of no more use)."""
+        view = plan.view_key()
+        kept = {slot: p for slot, p in self._pieces.items() if p.key[-1] == view}
+        for piece in plan.layers:
+            slot = id(piece.layer)
+            if kept.get(slot) is None or kept[slot].key != piece.key:
+                self.render_counts[piece.name] += 1
+            kept[slot] = piece
+        kept["labels"] = plan.labels
+        kept["selection"] = plan.selection
+        self._pieces = kept
 
     def _on_failed(self, generation: int, message: str) -> None:
         if generation == self.generation:
@@ -312,10 +389,13 @@ class MapCanvas(QWidget):
 
     def set_tool(self, tool: MapTool) -> None:
         """Make ``tool`` the one that handles the mouse (see :mod:`app.map_tools`)."""
+        if tool is self.tool:
+            return
         self.tool.deactivate()
         self.tool = tool
         tool.activate()
         self.update()
+        self.toolChanged.emit(tool)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.MiddleButton:
@@ -354,5 +434,7 @@ class MapCanvas(QWidget):
             self.zoom_by(ZOOM_STEP)
         elif event.key() == Qt.Key.Key_Minus:
             self.zoom_by(1 / ZOOM_STEP)
+        elif event.key() == Qt.Key.Key_Escape:
+            self.escapePressed.emit()
         else:
             super().keyPressEvent(event)

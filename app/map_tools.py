@@ -3,15 +3,23 @@
 The canvas hands its mouse events to its current tool (``canvas.set_tool(tool)``). A tool gets
 the event and the map position under the cursor (project CRS) and may draw an overlay (a zoom
 box, a measured line) with :meth:`MapTool.paint`, in widget pixels, after the map image.
-The middle button always pans, whatever the tool.
+The middle button always pans, whatever the tool; Esc in the canvas goes back to panning
+(:func:`install_map_tools` wires that).
+
+Tools here: :class:`PanTool`, :class:`ZoomBoxTool`, :class:`IdentifyTool`, :class:`SelectTool`,
+:class:`MeasureTool` (distance or area, in metres: geodesic on the WGS84 ellipsoid when the
+project CRS is geographic, else planar in the project's own metric units).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, QPointF, Qt
-from PySide6.QtGui import QKeyEvent, QMouseEvent, QPainter
+import numpy as np
+from pyproj import CRS, Geod
+from PySide6.QtCore import QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QPolygonF
 
 if TYPE_CHECKING:
     from app.map_canvas import MapCanvas
@@ -79,3 +87,351 @@ class PanTool(MapTool):
         if event.button() == Qt.MouseButton.LeftButton and self._from is not None:
             self._from = None
             self.canvas.setCursor(self.cursor)
+
+
+# ------------------------------------------------------------------------------ helpers
+
+DRAG_PX = 4.0  # a press that moves further than this is a drag, not a click
+HIT_PX = 4.0  # how near (screen pixels) a click must be to a feature to hit it
+RUBBER = "#1f78b4"
+
+
+def _drag_rect(a: QPointF, b: QPointF) -> QRectF:
+    return QRectF(a, b).normalized()
+
+
+def _paint_rubber_band(painter: QPainter, rect: QRectF) -> None:
+    painter.save()
+    fill = QColor(RUBBER)
+    fill.setAlphaF(0.12)
+    pen = QPen(QColor(RUBBER), 1.2, Qt.PenStyle.DashLine)
+    painter.setPen(pen)
+    painter.setBrush(fill)
+    painter.drawRect(rect)
+    painter.restore()
+
+
+class _DragTool(MapTool):
+    """A tool that tells a click from a rectangle drag (left button)."""
+
+    def __init__(self, canvas: MapCanvas):
+        super().__init__(canvas)
+        self._from: QPointF | None = None
+        self._to: QPointF | None = None
+
+    def deactivate(self) -> None:
+        super().deactivate()
+        self._from = self._to = None
+
+    def press(self, event: QMouseEvent, x: float, y: float) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._from = self._to = event.position()
+
+    def move(self, event: QMouseEvent, x: float, y: float) -> None:
+        if self._from is not None:
+            self._to = event.position()
+            self.canvas.update()
+
+    def release(self, event: QMouseEvent, x: float, y: float) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._from is None:
+            return
+        start, end = self._from, event.position()
+        self._from = self._to = None
+        self.canvas.update()
+        if (end - start).manhattanLength() > DRAG_PX:
+            (x0, y0), (x1, y1) = self.canvas.to_map(start), self.canvas.to_map(end)
+            self.dragged((min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)), event)
+        else:
+            self.clicked(x, y, event)
+
+    def key(self, event: QKeyEvent) -> bool:
+        if event.key() == Qt.Key.Key_Escape and self._from is not None:
+            self._from = self._to = None  # Esc during a drag drops the box
+            self.canvas.update()
+            return True
+        return False
+
+    def paint(self, painter: QPainter) -> None:
+        if self._from is not None and self._to is not None and (self._to - self._from).manhattanLength() > DRAG_PX:
+            _paint_rubber_band(painter, _drag_rect(self._from, self._to))
+
+    def clicked(self, x: float, y: float, event: QMouseEvent) -> None:
+        pass
+
+    def dragged(self, box: tuple[float, float, float, float], event: QMouseEvent) -> None:
+        pass
+
+
+class ZoomBoxTool(_DragTool):
+    """Drag a rectangle to show it; a click zooms in 2x there, a right click zooms out."""
+
+    name = "zoom_box"
+    cursor = Qt.CursorShape.CrossCursor
+
+    def press(self, event: QMouseEvent, x: float, y: float) -> None:
+        super().press(event, x, y)
+        if event.button() == Qt.MouseButton.RightButton:
+            self.canvas.zoom_by(0.5, event.position())
+
+    def clicked(self, x: float, y: float, event: QMouseEvent) -> None:
+        self.canvas.zoom_by(2.0, event.position())
+
+    def dragged(self, box: tuple[float, float, float, float], event: QMouseEvent) -> None:
+        self.canvas.zoom_to_extent(box)
+
+
+def _visible_layers(canvas: MapCanvas) -> list:
+    return [lay for lay in canvas.layers if lay.visible and lay.gdf is not None]
+
+
+def hits_at(layers, crs, x: float, y: float, tolerance: float) -> list[tuple[object, np.ndarray]]:
+    """``[(layer, rows)]``: the features of ``layers`` (in their order) within ``tolerance`` map
+    units of ``x, y`` (project CRS), nearest first; layers without a hit are left out."""
+    from app.render import CACHE
+    from app.render_cache import features_near
+
+    out = []
+    for layer in layers:
+        prepared = CACHE.prepare(layer, crs) if layer.gdf is not None else None
+        if prepared is None:
+            continue
+        rows = features_near(prepared, x, y, tolerance)
+        if len(rows):
+            out.append((layer, rows))
+    return out
+
+
+class IdentifyTool(MapTool):
+    """Click: the attributes of the features under the cursor (within :data:`HIT_PX`) in the
+    visible layers go to ``show(hits, (x, y))`` (``hits`` as :func:`hits_at` gives them)."""
+
+    name = "identify"
+    cursor = Qt.CursorShape.WhatsThisCursor
+
+    def __init__(self, canvas: MapCanvas, show: Callable[[list, tuple[float, float]], None]):
+        super().__init__(canvas)
+        self.show = show
+        self._press: QPointF | None = None
+
+    def press(self, event: QMouseEvent, x: float, y: float) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position()
+
+    def release(self, event: QMouseEvent, x: float, y: float) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self._press is None:
+            return
+        moved = (event.position() - self._press).manhattanLength() > DRAG_PX
+        self._press = None
+        if not moved:
+            self.identify(x, y)
+
+    def identify(self, x: float, y: float) -> list:
+        hits = hits_at(_visible_layers(self.canvas), self.canvas.crs, x, y, HIT_PX * self.canvas.resolution())
+        self.show(hits, (x, y))
+        return hits
+
+
+class SelectTool(_DragTool):
+    """Select features of the current layer (``current_layer()``, the one chosen in the Layers
+    panel): a click selects the feature under the cursor, a drag every feature touching the
+    rectangle. Shift adds to the selection, Ctrl toggles; a plain click on nothing clears it.
+    Without a current layer ``tell(message)`` says what to do."""
+
+    name = "select"
+    cursor = Qt.CursorShape.PointingHandCursor
+
+    def __init__(self, canvas: MapCanvas, selection, current_layer: Callable[[], object],
+                 tell: Callable[[str], None] | None = None):
+        super().__init__(canvas)
+        self.selection, self.current_layer, self.tell = selection, current_layer, tell or (lambda _m: None)
+
+    @staticmethod
+    def mode(event: QMouseEvent) -> str:
+        mods = event.modifiers()
+        if mods & Qt.KeyboardModifier.ControlModifier:
+            return "toggle"
+        return "add" if mods & Qt.KeyboardModifier.ShiftModifier else "replace"
+
+    def _prepared(self):
+        from app.render import CACHE
+
+        layer = self.current_layer()
+        if layer is None or layer.gdf is None:
+            self.tell("Choose the layer to select from in the Layers panel")
+            return None, None
+        return layer, CACHE.prepare(layer, self.canvas.crs)
+
+    def clicked(self, x: float, y: float, event: QMouseEvent) -> None:
+        from app.render_cache import features_near
+
+        layer, prepared = self._prepared()
+        if layer is None:
+            return
+        rows = features_near(prepared, x, y, HIT_PX * self.canvas.resolution())[:1] if prepared else []
+        self._select(layer, rows, self.mode(event))
+
+    def dragged(self, box: tuple[float, float, float, float], event: QMouseEvent) -> None:
+        from app.render_cache import features_in_box
+
+        layer, prepared = self._prepared()
+        if layer is None:
+            return
+        self._select(layer, features_in_box(prepared, box) if prepared else [], self.mode(event))
+
+    def _select(self, layer, rows, mode: str) -> None:
+        self.selection.select(layer, rows, mode)
+        n = self.selection.count(layer)
+        self.tell(f"{n} feature{'s' if n != 1 else ''} of '{layer.name}' selected")
+
+
+# ---------------------------------------------------------------------------- measuring
+
+_GEOD = Geod(ellps="WGS84")
+
+
+def measure_length(points: Sequence[tuple[float, float]], crs) -> float:
+    """Length in metres of the line through ``points`` (coordinates in ``crs``): geodesic on the
+    WGS84 ellipsoid for a geographic CRS, else planar in the CRS's units converted to metres."""
+    if len(points) < 2:
+        return 0.0
+    xy = np.asarray(points, dtype=float)
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        return float(_GEOD.line_length(xy[:, 0], xy[:, 1]))
+    return float(np.hypot(*np.diff(xy, axis=0).T).sum() * _unit_m(crs))
+
+
+def measure_area(points: Sequence[tuple[float, float]], crs) -> float:
+    """Area in square metres of the polygon through ``points`` (closed automatically), geodesic
+    or planar as :func:`measure_length`."""
+    if len(points) < 3:
+        return 0.0
+    xy = np.asarray(points, dtype=float)
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        area, _ = _GEOD.polygon_area_perimeter(xy[:, 0], xy[:, 1])
+        return abs(float(area))
+    x, y = xy[:, 0] - xy[:, 0].mean(), xy[:, 1] - xy[:, 1].mean()
+    return abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))) / 2 * _unit_m(crs) ** 2
+
+
+def _unit_m(crs: CRS) -> float:
+    axes = crs.axis_info
+    return axes[0].unit_conversion_factor if axes and axes[0].unit_conversion_factor else 1.0
+
+
+def format_length(metres: float) -> str:
+    """``850 m``, ``1.25 km``, ``12.5 km``."""
+    if metres < 1000:
+        return f"{metres:.1f} m" if metres < 100 else f"{metres:.0f} m"
+    return f"{metres / 1000:.3g} km" if metres < 100_000 else f"{metres / 1000:,.0f} km".replace(",", " ")
+
+
+def format_area(m2: float) -> str:
+    """``450 m²``; ``12 500 m² (1.25 ha)``; ``3.2 km² (320 ha)`` above a square kilometre."""
+    if m2 < 10_000:
+        return f"{m2:,.1f} m²".replace(",", " ") if m2 < 100 else f"{m2:,.0f} m²".replace(",", " ")
+    if m2 < 1_000_000:
+        return f"{m2:,.0f} m² ({m2 / 10_000:.3g} ha)".replace(",", " ")
+    return f"{m2 / 1e6:.3g} km² ({m2 / 10_000:,.0f} ha)".replace(",", " ")
+
+
+class MeasureTool(MapTool):
+    """Click points to measure; a double click (or a right click) ends. ``mode`` is ``distance``
+    (total length of the line) or ``area`` (of the polygon). The figure is drawn next to the
+    last point and given to ``tell(text)``; ``total`` holds the last figure (m or m²)."""
+
+    cursor = Qt.CursorShape.CrossCursor
+
+    def __init__(self, canvas: MapCanvas, mode: str = "distance", tell: Callable[[str], None] | None = None):
+        super().__init__(canvas)
+        if mode not in ("distance", "area"):
+            raise ValueError(f"unknown measure mode {mode!r}")
+        self.mode, self.tell = mode, tell or (lambda _m: None)
+        self.name = f"measure_{mode}"
+        self.points: list[tuple[float, float]] = []
+        self.hover: tuple[float, float] | None = None
+        self.done = False
+        self.total = 0.0
+
+    def deactivate(self) -> None:
+        super().deactivate()
+        self.points, self.hover, self.done, self.total = [], None, False, 0.0
+
+    def press(self, event: QMouseEvent, x: float, y: float) -> None:
+        if event.button() == Qt.MouseButton.RightButton:
+            self.finish()
+            return
+        if event.button() != Qt.MouseButton.LeftButton:
+            return
+        if self.done:
+            self.points, self.done = [], False
+        self.points.append((x, y))
+        self._measure()
+
+    def move(self, event: QMouseEvent, x: float, y: float) -> None:
+        if self.points and not self.done:
+            self.hover = (x, y)
+            self.canvas.update()
+
+    def double_click(self, event: QMouseEvent, x: float, y: float) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.finish()
+
+    def finish(self) -> None:
+        self.done, self.hover = True, None
+        self._measure()
+
+    def key(self, event: QKeyEvent) -> bool:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.points:
+            self.finish()
+            return True
+        return False
+
+    def text(self, points: Sequence[tuple[float, float]] | None = None) -> str:
+        points = self.points if points is None else points
+        if self.mode == "distance":
+            return f"Distance: {format_length(measure_length(points, self.canvas.crs))}"
+        return f"Area: {format_area(measure_area(points, self.canvas.crs))}"
+
+    def _measure(self) -> None:
+        crs = self.canvas.crs
+        self.total = measure_length(self.points, crs) if self.mode == "distance" else measure_area(self.points, crs)
+        self.tell(self.text() + ("" if self.done else " — double-click to end"))
+        self.canvas.update()
+
+    def paint(self, painter: QPainter) -> None:
+        points = list(self.points) + ([self.hover] if self.hover and not self.done else [])
+        if not points:
+            return
+        screen = [self.canvas.to_widget(x, y) for x, y in points]
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        colour = QColor("#e3007d")
+        if self.mode == "area" and len(screen) >= 3:
+            fill = QColor(colour)
+            fill.setAlphaF(0.15)
+            painter.setBrush(fill)
+            painter.setPen(QPen(colour, 2))
+            painter.drawPolygon(QPolygonF(screen))
+        else:
+            painter.setPen(QPen(colour, 2))
+            painter.drawPolyline(QPolygonF(screen))
+        painter.setBrush(QColor("#ffffff"))
+        painter.setPen(QPen(colour, 1.5))
+        for p in screen[:len(self.points)]:
+            painter.drawEllipse(p, 3.5, 3.5)
+        if len(points) >= 2:
+            _paint_tag(painter, screen[-1], self.text(points))
+        painter.restore()
+
+
+def _paint_tag(painter: QPainter, at: QPointF, text: str) -> None:
+    metrics = painter.fontMetrics()
+    rect = QRectF(at.x() + 10, at.y() - metrics.height() - 10, metrics.horizontalAdvance(text) + 12,
+                  metrics.height() + 6)
+    painter.setPen(QPen(QColor("#555555"), 1))
+    painter.setBrush(QColor(255, 255, 255, 235))
+    painter.drawRoundedRect(rect, 3, 3)
+    painter.setPen(QColor("#222222"))
+    painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)

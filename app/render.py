@@ -1,4 +1,4 @@
-"""Draw city layers into a QImage: QtGui only (no widgets), safe to run in a worker thread.
+"""Draw city layers into QImages: QtGui only (no widgets), safe to run in a worker thread.
 
 Conventions:
 
@@ -9,41 +9,48 @@ Conventions:
 - **Sizes.** ``width_px`` / ``height_px``, point sizes and stroke widths are logical pixels (96 dpi);
   the image has ``device_pixel_ratio`` times as many device pixels.
 - **Colours.** :func:`layers.style.symbolize` gives one colour per feature: the fill of polygons
-  and points, the line colour of lines (``style.stroke`` outlines polygons and points).
+  and points, the colour of lines (``style.stroke`` outlines polygons and points).
 
-Each layer is reprojected to the project CRS once and kept in :data:`CACHE` with its STRtree and
-colours; a render queries the tree, transforms the visible coordinates with numpy in one shot and
-builds Qt paths from packed arrays (no Python work per vertex). Sub-pixel features become dots.
+A map is composed of one transparent image per layer (:func:`render_layer`), the labels
+(:func:`app.labels.render_labels`) and the selected features (:func:`render_selection`), so the
+canvas can keep the images of layers that did not change (:func:`compose`). :func:`render_layers`
+does all of it in one call (the command line uses it; the canvas the same pieces).
+
+Speed: each layer is reprojected and flattened once (:mod:`app.render_cache`); a render culls with
+the STRtree, gathers and transforms the visible vertices with numpy, simplifies detailed features
+to half a pixel, writes features smaller than a pixel straight into the image's memory, and fills
+polygons in small batches of neighbouring features (Qt's antialiasing rasterizer is many times
+faster on small paths than on one path spanning the map).
 """
 
 from __future__ import annotations
 
-import json
 import struct
-import threading
-import weakref
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import shapely
 from pyproj import CRS
-from PySide6.QtCore import QByteArray, QDataStream, QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtCore import QByteArray, QDataStream, Qt
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 
+from app.render_cache import LINE, POINT, POLYGON, Prepared, RenderCache, flatten, positions, style_key
 from layers.feedback import Cancelled
 from layers.layer import Layer
-from layers.style import Style, symbolize
+
+__all__ = ["BACKGROUND", "CACHE", "Extent", "Prepared", "RenderCache", "compose", "fit_extent", "new_image",
+           "path_from_arrays", "polygon_from_xy", "render_layer", "render_layers", "render_selection",
+           "screen_transform", "to_screen"]
 
 Extent = tuple[float, float, float, float]
 BACKGROUND = "#f2efe9"
-LABEL_FONT_PX = 11
-MAX_LABELS_PER_LAYER = 2000
+SELECTION = "#ffd400"  # selected features: yellow
 LOD_FEATURES = 20_000  # more lines (or points) than this in view: drawn the fast way
-_POINT, _LINE, _POLYGON = 0, 1, 2
-# shapely type id (Point, LineString, LinearRing, Polygon, Multi..., GeometryCollection) -> kind
-_KIND_LUT = np.array([_POINT, _LINE, _LINE, _POLYGON, _POINT, _LINE, _POLYGON, -1], dtype=np.int8)
+STROKE_MIN_PX = 3.0  # polygons smaller than this on screen are filled without an outline
+FILL_BATCH = 256  # vertices per filled path (whole features)
 _VERTEX = np.dtype([("t", ">i4"), ("x", ">f8"), ("y", ">f8")])  # QPainterPath's stream format
+CACHE = RenderCache()
+Never = Callable[[], bool]
 
 
 # ---------------------------------------------------------------------------- view maths (no Qt)
@@ -78,23 +85,34 @@ def to_screen(xy: np.ndarray, extent: Extent, width_px: float, height_px: float)
 
 # --------------------------------------------------------------------- arrays -> Qt, vectorised
 
+def _packed(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    packed = np.empty(len(xy), dtype=_VERTEX)
+    packed["t"] = np.where(starts, 0, 1)  # MoveToElement, LineToElement
+    packed["x"], packed["y"] = xy[:, 0], xy[:, 1]
+    return packed
+
+
+def _path(packed: np.ndarray, fill_rule: int = 1) -> QPainterPath:
+    """A path from packed vertices whose first element is a move; ``fill_rule`` 1 = winding."""
+    n = len(packed)
+    path = QPainterPath()
+    if n:
+        last_start = int(np.flatnonzero(packed["t"] == 0)[-1])
+        data = struct.pack(">i", n) + packed.tobytes() + struct.pack(">ii", last_start, fill_rule)
+        QDataStream(QByteArray(data)) >> path
+    return path
+
+
 def path_from_arrays(xy: np.ndarray, starts: np.ndarray, fill_rule=Qt.FillRule.WindingFill) -> QPainterPath:
     """A QPainterPath of all rings / lines in ``xy`` (pixels); ``starts`` marks each first vertex.
 
     Built by streaming packed big-endian arrays into ``QDataStream`` (the format of
     ``operator>>(QDataStream&, QPainterPath&)``), so the cost is numpy's, not Python's."""
-    n = len(xy)
-    if n == 0:
+    if len(xy) == 0:
         return QPainterPath()
-    packed = np.empty(n, dtype=_VERTEX)
-    packed["t"] = np.where(starts, 0, 1)  # MoveToElement, LineToElement
-    packed["x"], packed["y"] = xy[:, 0], xy[:, 1]
-    last_start = int(np.flatnonzero(starts)[-1]) if starts.any() else 0
-    rule = 1 if fill_rule == Qt.FillRule.WindingFill else 0
-    data = struct.pack(">i", n) + packed.tobytes() + struct.pack(">ii", last_start, rule)
-    path = QPainterPath()
-    QDataStream(QByteArray(data)) >> path
-    return path
+    starts = np.asarray(starts, dtype=bool).copy()
+    starts[0] = True
+    return _path(_packed(xy, starts), 1 if fill_rule == Qt.FillRule.WindingFill else 0)
 
 
 def polygon_from_xy(xy: np.ndarray) -> QPolygonF:
@@ -105,213 +123,199 @@ def polygon_from_xy(xy: np.ndarray) -> QPolygonF:
     return polygon
 
 
-# -------------------------------------------------------------------------------- layer cache
+# ------------------------------------------------------------------------------- images
 
-@dataclass
-class Prepared:
-    """A layer reprojected to the project CRS, with what every render needs."""
-
-    gdf: object  # the layer's GeoDataFrame this was built from (identity check)
-    crs: CRS
-    geoms: np.ndarray  # valid, non-empty geometries in the project CRS, polygons oriented
-    rows: np.ndarray  # their positions in the layer's GeoDataFrame
-    kinds: np.ndarray  # _POINT / _LINE / _POLYGON per geometry
-    bounds: np.ndarray  # (n, 4)
-    tree: shapely.STRtree
-    style_key: str = ""
-    palette: list[str] = field(default_factory=list)  # hex colours
-    codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))  # palette index per geom
-    legend: list[tuple[str, str]] = field(default_factory=list)
-    anchors: np.ndarray | None = None  # label anchor per geometry, (n, 2)
+def new_image(width_px: int, height_px: int, dpr: float = 1.0, fill: str | None = None) -> QImage:
+    """An image of ``width_px`` x ``height_px`` logical pixels, transparent unless ``fill``."""
+    dpr = max(float(dpr), 0.1)
+    image = QImage(max(round(width_px * dpr), 1), max(round(height_px * dpr), 1),
+                   QImage.Format.Format_ARGB32_Premultiplied)
+    image.setDevicePixelRatio(dpr)
+    image.fill(QColor(fill) if fill else QColor(0, 0, 0, 0))
+    return image
 
 
-def _style_key(style: Style) -> str:
-    return json.dumps(style.to_dict(), sort_keys=True, default=str)
+def compose(images: Sequence[tuple[QImage | None, float]], width_px: int, height_px: int, dpr: float = 1.0,
+            background: str | None = BACKGROUND) -> QImage:
+    """One image of ``images`` ``[(image, opacity)]`` drawn bottom-first on ``background``."""
+    out = new_image(width_px, height_px, dpr, background)
+    painter = QPainter(out)
+    for image, opacity in images:
+        if image is not None:
+            painter.setOpacity(min(max(float(opacity), 0.0), 1.0))
+            painter.drawImage(0, 0, image)
+    painter.end()
+    return out
 
 
-class RenderCache:
-    """Reprojected geometries, spatial index and colours per layer (keyed by the layer object,
-    its GeoDataFrame, the project CRS and the style). Thread-safe; entries die with their layer."""
+def layer_key(layer: Layer, crs: CRS) -> tuple:
+    """What a layer's image depends on besides the view: its data, its style (but not its
+    opacity, applied when composing) and the project CRS."""
+    style = layer.style.to_dict()
+    style.pop("opacity", None)
+    return id(layer), id(layer.gdf), str(sorted(style.items())), CRS.from_user_input(crs).srs
 
-    def __init__(self) -> None:
-        self._entries: weakref.WeakKeyDictionary[Layer, Prepared] = weakref.WeakKeyDictionary()
-        self._lock = threading.RLock()
-
-    def prepare(self, layer: Layer, crs: CRS) -> Prepared | None:
-        """The prepared layer (built now if missing or stale); None for a layer without data.
-
-        An entry is never changed once made (a new style makes a new entry sharing the
-        geometries), so a render that holds one always sees matching geometries and colours."""
-        if layer.gdf is None or len(layer.gdf) == 0:
-            return None
-        crs = CRS.from_user_input(crs)
-        key = _style_key(layer.style)
-        entry = self._entries.get(layer)
-        if entry is not None and entry.gdf is layer.gdf and entry.crs == crs and entry.style_key == key:
-            return entry  # the common case, without waiting for the lock
-        with self._lock:
-            entry = self._entries.get(layer)
-            if entry is None or entry.gdf is not layer.gdf or entry.crs != crs:
-                entry = _reproject(layer, crs)
-            if entry.style_key != key:
-                symbology = symbolize(layer.style, layer.gdf)
-                colours = np.asarray(symbology.colors, dtype=object)[entry.rows].astype(str)
-                palette, codes = np.unique(colours, return_inverse=True)
-                entry = replace(entry, style_key=key, palette=[str(c) for c in palette],
-                                codes=codes.astype(np.intp), legend=list(symbology.legend), anchors=None)
-            self._entries[layer] = entry
-            return entry
-
-    def legend(self, layer: Layer, crs: CRS) -> list[tuple[str, str]]:
-        """The legend ``[(label, colour)]`` of the layer's style (empty for a layer without data):
-        the cached one, else straight from ``symbolize`` (no reprojection, so cheap enough for the
-        GUI thread)."""
-        if layer.gdf is None or len(layer.gdf) == 0:
-            return []
-        entry = self._entries.get(layer)
-        if entry is not None and entry.gdf is layer.gdf and entry.style_key == _style_key(layer.style):
-            return list(entry.legend)
-        return list(symbolize(layer.style, layer.gdf).legend)
-
-
-def _reproject(layer: Layer, crs: CRS) -> Prepared:
-    gdf = layer.gdf
-    series = gdf.geometry
-    if series.crs is not None and not CRS.from_user_input(series.crs).equals(crs):
-        series = series.to_crs(crs)
-    geoms = np.asarray(series.values, dtype=object)
-    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    rows = np.flatnonzero(keep)
-    geoms = shapely.orient_polygons(geoms[rows])  # exterior and holes opposite: winding fill works
-    kinds = _KIND_LUT[shapely.get_type_id(geoms)]
-    drop = kinds < 0  # geometry collections: not drawn in this version
-    if drop.any():
-        rows, geoms, kinds = rows[~drop], geoms[~drop], kinds[~drop]
-    return Prepared(gdf, crs, geoms, rows, kinds, shapely.bounds(geoms).reshape(-1, 4),
-                    shapely.STRtree(geoms))
-
-
-CACHE = RenderCache()
-
-
-# ------------------------------------------------------------------------------------ render
 
 def render_layers(layers: Sequence[Layer], project_crs: CRS, extent: Extent, width_px: int, height_px: int,
-                  device_pixel_ratio: float = 1.0, cancelled: Callable[[], bool] = lambda: False,
-                  *, background: str | None = BACKGROUND, cache: RenderCache | None = None) -> QImage:
+                  device_pixel_ratio: float = 1.0, cancelled: Never = lambda: False, *,
+                  background: str | None = BACKGROUND, cache: RenderCache | None = None,
+                  selection: Mapping[Layer, np.ndarray] | None = None) -> QImage:
     """Draw the visible ``layers`` (top-first: ``layers[0]`` ends on top) seen in ``extent``
-    (project CRS) into a new ``width_px`` x ``height_px`` image (logical pixels).
+    (project CRS) into a new ``width_px`` x ``height_px`` image (logical pixels), then their
+    labels, then the ``selection`` (``{layer: rows}``) highlighted.
 
     Layers without data (``gdf`` None: a missing file) or hidden are skipped. ``cancelled`` is
     polled between layers and drawing steps; when it returns True, :class:`Cancelled` is raised.
     """
+    from app.labels import render_labels
+
     cache = cache or CACHE
-    dpr = max(float(device_pixel_ratio), 0.1)
-    w, h = max(int(width_px), 1), max(int(height_px), 1)
-    image = QImage(max(round(w * dpr), 1), max(round(h * dpr), 1), QImage.Format.Format_ARGB32_Premultiplied)
-    image.setDevicePixelRatio(dpr)
-    image.fill(QColor(background) if background else QColor(0, 0, 0, 0))
-    view = fit_extent(extent, w, h)
-    painter = QPainter(image)
-    try:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setRenderHint(QPainter.RenderHint.TextAntialiasing)
-        labels = []
-        for layer in reversed(list(layers)):
-            if cancelled():
-                raise Cancelled()
-            if not layer.visible or layer.gdf is None:
-                continue
-            prepared = cache.prepare(layer, project_crs)
-            if prepared is None:
-                continue
-            idx = _draw_layer(painter, layer.style, prepared, view, w, h, cancelled)
-            if layer.style.label_field and len(idx):
-                labels.append((layer, prepared, idx))
-        _draw_labels(painter, reversed(labels), view, w, h, cancelled)
-    finally:
-        painter.end()
+    args = (project_crs, extent, width_px, height_px, device_pixel_ratio, cancelled, cache)
+    shown = [layer for layer in reversed(list(layers)) if layer.visible and layer.gdf is not None]
+    parts = [(render_layer(layer, *args), layer.style.opacity) for layer in shown]
+    parts.append((render_labels(list(reversed(shown)), *args), 1.0))
+    if selection:
+        parts.append((render_selection(list(reversed(shown)), selection, *args), 1.0))
+    return compose(parts, width_px, height_px, device_pixel_ratio, background)
+
+
+# --------------------------------------------------------------------------------- layers
+
+def render_layer(layer: Layer, project_crs: CRS, extent: Extent, width_px: int, height_px: int,
+                 device_pixel_ratio: float = 1.0, cancelled: Never = lambda: False,
+                 cache: RenderCache | None = None) -> QImage | None:
+    """One layer (ignoring ``visible`` and ``style.opacity``) in a transparent image; None for a
+    layer without data."""
+    if layer.gdf is None:
+        return None
+    prepared = (cache or CACHE).prepare(layer, project_crs)
+    if cancelled():
+        raise Cancelled()
+    image = new_image(width_px, height_px, device_pixel_ratio)
+    if prepared is not None:
+        _draw_layer(image, layer.style, prepared, fit_extent(extent, width_px, height_px),
+                    max(int(width_px), 1), max(int(height_px), 1), cancelled)
     return image
 
 
-def _draw_layer(painter: QPainter, style: Style, prepared: Prepared, view: Extent, w: int, h: int,
-                cancelled: Callable[[], bool]) -> np.ndarray:
-    idx = np.sort(prepared.tree.query(shapely.box(*view)))  # culled with the spatial index
+def _draw_layer(image: QImage, style, prepared: Prepared, view: Extent, w: int, h: int, cancelled: Never) -> None:
+    idx = prepared.tree.query(shapely.box(*view))  # culled with the spatial index
     if len(idx) == 0:
-        return idx
-    scale, tx, ty = screen_transform(view, w, h)
+        return
+    scale = screen_transform(view, w, h)[0]
     b = prepared.bounds[idx]
-    tiny = ((b[:, 2] - b[:, 0]) * scale < 1.0) & ((b[:, 3] - b[:, 1]) * scale < 1.0)
+    size = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * scale
     kinds = prepared.kinds[idx]
-    painter.setOpacity(min(max(style.opacity, 0.0), 1.0))
-    for kind in (_POLYGON, _LINE):
-        sel = idx[(kinds == kind) & ~tiny]
-        if len(sel):
-            _draw_paths(painter, style, prepared, sel, kind, view, w, h, cancelled)
-    dots = idx[(kinds != _POINT) & tiny]
-    if len(dots):  # smaller than a pixel: a dot at the centre of the box
+    tiny = (size < 1.0) & (kinds != POINT)
+    if tiny.any():  # smaller than a pixel: one pixel at the centre of the box, written with numpy
+        dots = idx[tiny]
         centres = np.column_stack([(prepared.bounds[dots, 0] + prepared.bounds[dots, 2]) / 2,
                                    (prepared.bounds[dots, 1] + prepared.bounds[dots, 3]) / 2])
-        _draw_dots(painter, prepared, dots, to_screen(centres, view, w, h), 1.5, None, 0.0)
-    points = idx[kinds == _POINT]
-    if len(points):
-        parts, which = shapely.get_parts(prepared.geoms[points], return_index=True)
-        xy = to_screen(shapely.get_coordinates(parts), view, w, h)
-        _draw_dots(painter, prepared, points[which], xy, style.size, style.stroke, style.stroke_width)
-    painter.setOpacity(1.0)
-    return idx
+        alpha = np.where(prepared.kinds[dots] == POLYGON, min(max(style.fill_opacity, 0.0), 1.0), 1.0)
+        _splat(image, to_screen(centres, view, w, h), prepared.palette, prepared.codes[dots], alpha)
+    painter = QPainter(image)
+    try:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        polygons = (kinds == POLYGON) & ~tiny
+        if polygons.any():
+            _draw_polygons(painter, style, prepared, idx[polygons], size[polygons], view, w, h, cancelled)
+        lines = (kinds == LINE) & ~tiny
+        if lines.any():
+            _draw_lines(painter, style, prepared, idx[lines], view, w, h, cancelled)
+        points = idx[kinds == POINT]
+        if len(points):
+            parts, which = shapely.get_parts(prepared.geoms[points], return_index=True)
+            xy = to_screen(shapely.get_coordinates(parts), view, w, h)
+            _draw_dots(painter, prepared.palette, prepared.codes[points[which]], xy, style.size, style.stroke,
+                       style.stroke_width)
+    finally:
+        painter.end()
 
 
-def _draw_paths(painter: QPainter, style: Style, prepared: Prepared, sel: np.ndarray, kind: int,
-                view: Extent, w: int, h: int, cancelled: Callable[[], bool]) -> None:
-    geoms = _clipped(prepared.geoms[sel], prepared.bounds[sel], view, kind)
-    parts, part_of = shapely.get_parts(geoms, return_index=True)
-    if kind == _POLYGON:
-        rings, ring_part = shapely.get_rings(parts, return_index=True)
-        feature_of_ring = part_of[ring_part]
-    else:
-        rings, feature_of_ring = parts, part_of
-    coords, ring_of_vertex = shapely.get_coordinates(rings, return_index=True)
-    if len(coords) == 0:
-        return
-    xy = to_screen(coords, view, w, h)
-    starts = np.r_[True, ring_of_vertex[1:] != ring_of_vertex[:-1]]  # first vertex of each ring / line
-    vertex_code = prepared.codes[sel][feature_of_ring][ring_of_vertex]
-    order = np.argsort(vertex_code, kind="stable")  # vertices grouped by colour, rings kept whole
-    codes_sorted = vertex_code[order]
-    cuts = np.flatnonzero(np.r_[True, codes_sorted[1:] != codes_sorted[:-1], True])
-    stroke_w = max(float(style.stroke_width), 0.0)
-    if kind == _POLYGON:
-        painter.setPen(Qt.PenStyle.NoPen)
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            if cancelled():
-                raise Cancelled()
-            part = order[a:b]
-            fill = QColor(prepared.palette[codes_sorted[a]])
-            fill.setAlphaF(min(max(style.fill_opacity, 0.0), 1.0))
-            painter.fillPath(path_from_arrays(xy[part], starts[part]), fill)
-        if stroke_w > 0:
-            _stroke(painter, _pen(style.stroke, stroke_w), xy, starts, cancelled)
-        return
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        part = order[a:b]
-        pen = _pen(prepared.palette[codes_sorted[a]], max(stroke_w, 0.5))
-        _stroke(painter, pen, xy[part], starts[part], cancelled)
-
-
-def _clipped(geoms: np.ndarray, bounds: np.ndarray, view: Extent, kind: int) -> np.ndarray:
-    """Geometries reaching far outside the view cut to the view plus a margin of one view size,
-    so zoomed-in screen coordinates stay small for the rasterizer."""
+def _screen_vertices(prepared: Prepared, sel: np.ndarray, view: Extent, w: int, h: int
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixel vertices, ring starts and owner (position in ``sel``) of the features ``sel``, in the
+    order of ``sel``: simplified to the pixel size; features reaching far outside the view are cut
+    to the view plus a margin of one view size (zoomed-in coordinates stay small)."""
     xmin, ymin, xmax, ymax = view
     dx, dy = xmax - xmin, ymax - ymin
     box = np.array([xmin - dx, ymin - dy, xmax + dx, ymax + dy])
-    far = ((bounds[:, :2] < box[:2]) | (bounds[:, 2:] > box[2:])).any(axis=1)
+    b = prepared.bounds[sel]
+    far = ((b[:, :2] < box[:2]) | (b[:, 2:] > box[2:])).any(axis=1)
+    res = dx / max(w, 1)
     if not far.any():
-        return geoms
-    geoms = geoms.copy()
-    cut = shapely.clip_by_rect(geoms[far], *box)
-    geoms[far] = shapely.orient_polygons(cut) if kind == _POLYGON else cut
-    return geoms
+        xy, starts, owner = prepared.vertices(sel, res)
+    else:
+        near = np.flatnonzero(~far)
+        xy_a, st_a, own_a = prepared.vertices(sel[near], res)
+        cut = shapely.clip_by_rect(prepared.geoms[sel[far]], *box)
+        poly = prepared.kinds[sel[far]] == POLYGON
+        cut[poly] = shapely.orient_polygons(cut[poly])
+        xy_b, st_b, counts = flatten(cut)
+        own_b = np.repeat(np.flatnonzero(far), counts)
+        owner = np.concatenate([near[own_a], own_b])
+        order = np.argsort(owner, kind="stable")
+        xy, starts, owner = np.concatenate([xy_a, xy_b])[order], np.concatenate([st_a, st_b])[order], owner[order]
+    return to_screen(xy, view, w, h), starts, owner
+
+
+def _batches(owner: np.ndarray, codes: np.ndarray, limit: int) -> np.ndarray:
+    """Cut points (vertex positions, first 0, last ``len(owner)``) splitting vertices into runs
+    of one colour of whole features of about ``limit`` vertices."""
+    n = len(owner)
+    first = np.r_[0, np.flatnonzero(owner[1:] != owner[:-1]) + 1]  # first vertex of each feature
+    colour_change = np.r_[True, codes[first[1:]] != codes[first[:-1]]]
+    block = first // limit
+    block_change = np.r_[True, block[1:] != block[:-1]]
+    return np.r_[first[colour_change | block_change], n]
+
+
+def _draw_polygons(painter: QPainter, style, prepared: Prepared, sel: np.ndarray, size: np.ndarray,
+                   view: Extent, w: int, h: int, cancelled: Never) -> None:
+    order = np.lexsort((prepared.rank[sel], prepared.codes[sel]))  # by colour, then neighbours together
+    sel, size = sel[order], size[order]
+    xy, starts, owner = _screen_vertices(prepared, sel, view, w, h)
+    if len(xy) == 0:
+        return
+    codes = prepared.codes[sel][owner]
+    raw = _packed(xy, starts).tobytes()
+    last_start = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
+    cuts = _batches(owner, codes, FILL_BATCH)
+    painter.setPen(Qt.PenStyle.NoPen)
+    opacity = min(max(style.fill_opacity, 0.0), 1.0)
+    brushes = {}
+    item = _VERTEX.itemsize
+    for i, (a, b) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)):
+        if i % 256 == 0 and cancelled():
+            raise Cancelled()
+        code = codes[a]
+        if code not in brushes:
+            brushes[code] = QColor(prepared.palette[code])
+            brushes[code].setAlphaF(opacity)
+        path = QPainterPath()
+        QDataStream(QByteArray(struct.pack(">i", b - a) + raw[a * item:b * item]
+                               + struct.pack(">ii", last_start[b - 1] - a, 1))) >> path
+        painter.fillPath(path, brushes[code])
+    stroke_w = max(float(style.stroke_width), 0.0)
+    outlined = size >= STROKE_MIN_PX
+    if stroke_w > 0 and outlined.any():
+        keep = outlined[owner]
+        _stroke(painter, _pen(style.stroke, stroke_w), xy[keep], starts[keep], int(outlined.sum()), cancelled)
+
+
+def _draw_lines(painter: QPainter, style, prepared: Prepared, sel: np.ndarray, view: Extent, w: int, h: int,
+                cancelled: Never) -> None:
+    sel = sel[np.argsort(prepared.codes[sel], kind="stable")]
+    xy, starts, owner = _screen_vertices(prepared, sel, view, w, h)
+    if len(xy) == 0:
+        return
+    codes = prepared.codes[sel][owner]
+    cuts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, len(codes)]
+    width = max(float(style.stroke_width), 0.5)
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        starts_ab = starts[a:b].copy()
+        starts_ab[0] = True
+        _stroke(painter, _pen(prepared.palette[codes[a]], width), xy[a:b], starts_ab, len(sel), cancelled)
 
 
 def _pen(colour: str, width: float, cap=Qt.PenCapStyle.RoundCap) -> QPen:
@@ -321,13 +325,15 @@ def _pen(colour: str, width: float, cap=Qt.PenCapStyle.RoundCap) -> QPen:
     return pen
 
 
-def _stroke(painter: QPainter, pen: QPen, xy: np.ndarray, starts: np.ndarray,
-            cancelled: Callable[[], bool]) -> None:
+def _stroke(painter: QPainter, pen: QPen, xy: np.ndarray, starts: np.ndarray, features: int,
+            cancelled: Never) -> None:
     """Stroke every line / ring of ``xy``. Hairlines (1 device pixel or less) go in one path;
     wider pens one polyline each, which Qt's raster engine strokes far faster than one big path."""
+    if len(xy) == 0:
+        return
     painter.setBrush(Qt.BrushStyle.NoBrush)
     dpr = painter.device().devicePixelRatioF()
-    if int(starts.sum()) > LOD_FEATURES:  # dense view: hairlines, which Qt draws far faster
+    if features > LOD_FEATURES:  # dense view: hairlines, which Qt draws far faster
         pen = QPen(pen)
         pen.setWidthF(min(pen.widthF(), 1.0 / dpr))
     painter.setPen(pen)
@@ -341,11 +347,10 @@ def _stroke(painter: QPainter, pen: QPen, xy: np.ndarray, starts: np.ndarray,
         painter.drawPolyline(polygon_from_xy(xy[a:b]))
 
 
-def _draw_dots(painter: QPainter, prepared: Prepared, features: np.ndarray, xy: np.ndarray, size: float,
+def _draw_dots(painter: QPainter, palette: list[str], codes: np.ndarray, xy: np.ndarray, size: float,
                stroke: str | None, stroke_width: float) -> None:
     """Round dots of ``size`` px at ``xy``, filled with each feature's colour, outlined in ``stroke``.
     Dots under 3 px are squares and dense views are not antialiased (both many times faster)."""
-    codes = prepared.codes[features]
     size = max(float(size), 1.0)
     cap = Qt.PenCapStyle.RoundCap if size >= 3 else Qt.PenCapStyle.SquareCap
     dense = len(xy) > LOD_FEATURES
@@ -355,68 +360,94 @@ def _draw_dots(painter: QPainter, prepared: Prepared, features: np.ndarray, xy: 
         painter.setPen(_pen(stroke, size + 2 * stroke_width, cap))
         painter.drawPoints(polygon_from_xy(xy))
     for code in np.unique(codes):
-        painter.setPen(_pen(prepared.palette[code], size, cap))
+        painter.setPen(_pen(palette[code], size, cap))
         painter.drawPoints(polygon_from_xy(xy[codes == code]))
     if dense:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
 
-# ------------------------------------------------------------------------------------ labels
+def _splat(image: QImage, xy: np.ndarray, palette: list[str], codes: np.ndarray, alpha: np.ndarray) -> None:
+    """Write one (logical) pixel per point of ``xy`` straight into ``image``, source-over, in the
+    colour ``palette[code]`` with ``alpha``: no painter, no Python work per point."""
+    dpr = image.devicePixelRatio()
+    step = max(int(round(dpr)), 1)
+    px = np.floor(xy * dpr).astype(np.int64)
+    width, height = image.width(), image.height()
+    argb = np.array([QColor(c).rgb() & 0xFFFFFF for c in palette], dtype=np.uint32)[codes]
+    channels = np.stack([(argb >> s) & 0xFF for s in (16, 8, 0)], axis=1).astype(np.float32)  # r, g, b
+    a = np.clip(alpha, 0, 1).astype(np.float32)
+    pixels = np.frombuffer(image.bits(), dtype=np.uint32).reshape(height, image.bytesPerLine() // 4)
+    for ox in range(step):
+        for oy in range(step):
+            x, y = px[:, 0] + ox, px[:, 1] + oy
+            ok = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+            xs, ys, src, sa = x[ok], y[ok], channels[ok], a[ok]
+            dst = pixels[ys, xs]
+            keep = 1.0 - sa
+            da = ((dst >> 24) & 0xFF).astype(np.float32)
+            out_a = np.round(sa * 255 + da * keep).astype(np.uint32)
+            out = out_a << 24
+            for k, s in enumerate((16, 8, 0)):
+                d = ((dst >> s) & 0xFF).astype(np.float32)
+                out |= np.round(src[:, k] * sa + d * keep).astype(np.uint32) << s
+            pixels[ys, xs] = out
 
-def _label_anchors(prepared: Prepared) -> np.ndarray:
-    if prepared.anchors is None:
-        geoms = prepared.geoms
-        anchors = shapely.point_on_surface(geoms)
-        lines = prepared.kinds == _LINE
-        if lines.any():
-            anchors[lines] = shapely.line_interpolate_point(geoms[lines], 0.5, normalized=True)
-        prepared.anchors = shapely.get_coordinates(anchors).reshape(-1, 2)
-    return prepared.anchors
 
+# ------------------------------------------------------------------------------ selection
 
-def _draw_labels(painter: QPainter, layer_labels, view: Extent, w: int, h: int,
-                 cancelled: Callable[[], bool]) -> None:
-    """Labels of every labelled layer, top layer first, bigger features first; a label that would
-    overlap one already placed (or leave the image) is skipped. Points are labelled on their
-    right, lines and polygons (at least 24 px across) at their middle."""
-    font = QFont("DejaVu Sans")
-    font.setPixelSize(LABEL_FONT_PX)
-    metrics = QFontMetricsF(font)
-    occupied: dict[tuple[int, int], list[QRectF]] = {}  # placed labels by 64 px grid cell
-    halo = QPen(QColor(255, 255, 255, 220), 3.0)
-    halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-    ink = QColor("#222222")
-    scale = screen_transform(view, w, h)[0]
-    for layer, prepared, idx in layer_labels:
-        column = layer.style.label_field
-        if column not in layer.gdf.columns:
-            continue
-        values = layer.gdf[column].iloc[prepared.rows[idx]]
-        b = prepared.bounds[idx]
-        size_px = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * scale
-        is_point = prepared.kinds[idx] == _POINT
-        ok = values.notna().to_numpy() & (values.astype(str).str.len() > 0).to_numpy()
-        ok &= is_point | (size_px >= 24)
-        chosen = np.flatnonzero(ok)[np.argsort(-size_px[ok], kind="stable")[:MAX_LABELS_PER_LAYER]]
-        xy = to_screen(_label_anchors(prepared)[idx[chosen]], view, w, h)
-        offset = layer.style.size / 2 + 3
-        th, texts = metrics.height(), values.to_numpy(dtype=object)[chosen]
-        for (x, y), value, point in zip(xy, texts, is_point[chosen], strict=True):
+def render_selection(layers: Sequence[Layer], selection: Mapping[Layer, np.ndarray], project_crs: CRS,
+                     extent: Extent, width_px: int, height_px: int, device_pixel_ratio: float = 1.0,
+                     cancelled: Never = lambda: False, cache: RenderCache | None = None) -> QImage:
+    """The selected rows (``selection``: ``{layer: rows}``) of the visible ``layers`` (top-first) in
+    yellow, in a transparent image to lay over the map."""
+    cache = cache or CACHE
+    w, h = max(int(width_px), 1), max(int(height_px), 1)
+    view = fit_extent(extent, w, h)
+    image = new_image(w, h, device_pixel_ratio)
+    painter = QPainter(image)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    yellow, fill = QColor(SELECTION), QColor(SELECTION)
+    fill.setAlphaF(0.45)
+    try:
+        for layer in reversed(list(layers)):
+            rows = selection.get(layer)
+            if rows is None or not len(rows) or not layer.visible or layer.gdf is None:
+                continue
             if cancelled():
                 raise Cancelled()
-            text = str(value)[:40]
-            tw = metrics.horizontalAdvance(text)
-            left = x + offset if point else x - tw / 2
-            rect = QRectF(left - 2, y - th / 2 - 1, tw + 4, th + 2)
-            if rect.left() < 0 or rect.top() < 0 or rect.right() > w or rect.bottom() > h:
+            prepared = cache.prepare(layer, project_crs)
+            if prepared is None:
                 continue
-            cells = [(i, j) for i in range(int(rect.left()) // 64, int(rect.right()) // 64 + 1)
-                     for j in range(int(rect.top()) // 64, int(rect.bottom()) // 64 + 1)]
-            if any(rect.intersects(r) for c in cells for r in occupied.get(c, ())):
-                continue
-            for c in cells:
-                occupied.setdefault(c, []).append(rect)
-            path = QPainterPath()
-            path.addText(QPointF(left, y + metrics.ascent() - th / 2), font, text)
-            painter.strokePath(path, halo)
-            painter.fillPath(path, ink)
+            sel = positions(prepared, rows)
+            b = prepared.bounds[sel]
+            sel = sel[(b[:, 0] <= view[2]) & (b[:, 2] >= view[0]) & (b[:, 1] <= view[3]) & (b[:, 3] >= view[1])]
+            kinds = prepared.kinds[sel]
+            shapes = sel[kinds != POINT]
+            if len(shapes):
+                xy, starts, owner = _screen_vertices(prepared, shapes, view, w, h)
+                polygon = (prepared.kinds[shapes] == POLYGON)[owner]
+                if polygon.any():
+                    painter.fillPath(path_from_arrays(xy[polygon], starts[polygon]), fill)
+                width = max(float(layer.style.stroke_width) + 2, 2.5)
+                _stroke(painter, _pen(SELECTION, width), xy, starts, len(shapes), cancelled)
+                centres = to_screen(np.column_stack([(prepared.bounds[shapes, 0] + prepared.bounds[shapes, 2]) / 2,
+                                                     (prepared.bounds[shapes, 1] + prepared.bounds[shapes, 3]) / 2]),
+                                    view, w, h)
+                _draw_dots(painter, [SELECTION], np.zeros(len(shapes), dtype=np.intp), centres, 3, None, 0)
+            points = sel[kinds == POINT]
+            if len(points):
+                xy = to_screen(shapely.get_coordinates(prepared.geoms[points]), view, w, h)
+                size = max(float(layer.style.size), 4.0) + 4
+                _draw_dots(painter, [SELECTION], np.zeros(len(xy), dtype=np.intp), xy, size, "#000000", 1.0)
+    finally:
+        painter.end()
+    yellow.setAlphaF(1.0)
+    return image
+
+
+def selection_key(selection: Mapping[Layer, np.ndarray]) -> tuple:
+    """What a selection image depends on (besides the view and the layers' keys)."""
+    return tuple(sorted((id(layer), len(rows), hash(np.asarray(rows).tobytes())) for layer, rows in selection.items()))
+
+
+__all__ += ["layer_key", "selection_key", "style_key"]

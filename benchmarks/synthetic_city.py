@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 CRS = "EPSG:3067"
@@ -44,3 +45,38 @@ def synthetic_city(n_buildings: int, *, seed: int = 7, block_m: float = 100.0) -
         "green_spaces": gpd.GeoDataFrame({"area_m2": shapely.area(parks)}, geometry=parks, crs=CRS),
         "transit_stops": gpd.GeoDataFrame(geometry=stops, crs=CRS),
     }
+
+
+USES = ("residential", "office", "retail", "industrial", "public")
+STREETS = ("Mannerheimintie", "Aleksanterinkatu", "Bulevardi", "Esplanadi", "Fredrikinkatu", "Hämeentie",
+           "Lönnrotinkatu", "Runeberginkatu", "Siltasaarenkatu", "Tehtaankatu")
+
+
+def synthetic_attributes(n: int, *, seed: int = 7) -> gpd.GeoDataFrame:
+    """``n`` building points with eleven attribute columns of mixed types, for the attribute
+    table benchmark: ids, addresses (about ``n`` distinct texts), a use (5 values), residents
+    (10 % null), levels, height, floor area, a true/false column, a year-built date, a district
+    (20 values) and a distance in metres. Deterministic for a given ``n`` and seed."""
+    rng = np.random.default_rng(seed)
+    street = np.asarray(STREETS, dtype=object)[rng.integers(0, len(STREETS), n)]
+    number = rng.integers(1, max(n // len(STREETS), 2) + 1, n).astype(str)
+    levels = rng.integers(1, 9, n)
+    residents = rng.gamma(2.0, 20.0, n).round()
+    residents[rng.random(n) < 0.1] = np.nan
+    x0, y0 = ORIGIN
+    side = max(np.sqrt(n) * 40.0, 100.0)
+    table = {
+        "id": np.arange(1, n + 1, dtype=np.int64),
+        "address": pd.array(street + " " + number, dtype="str"),
+        "use": pd.array(np.asarray(USES, dtype=object)[rng.integers(0, len(USES), n)], dtype="str"),
+        "residents": residents,
+        "levels": levels,
+        "height": (levels * 3.2 + rng.uniform(0, 2, n)).round(1),
+        "floor_area_m2": rng.uniform(80, 4000, n).round(1),
+        "covered": rng.random(n) < 0.7,
+        "built": pd.to_datetime(rng.integers(1850, 2024, n).astype(str), format="%Y"),
+        "district": pd.array([f"District {d:02d}" for d in rng.integers(1, 21, n)], dtype="str"),
+        "dist_m": rng.uniform(0, 800, n).round(1),
+    }
+    geometry = shapely.points(x0 + rng.uniform(0, side, n), y0 + rng.uniform(0, side, n))
+    return gpd.GeoDataFrame(table, geometry=geometry, crs=CRS)

@@ -4,6 +4,8 @@ A ``.citydesk`` file is versioned JSON (``{"format": "citydesk-project", "versio
 Layer paths are stored relative to the project file. Nothing in a project file is executed: it
 is data only, and every value is checked as it is read. Saving is atomic. Opening keeps what
 can be kept: a missing layer file becomes a layer with an ``error``, listed in ``warnings``.
+Layers without a file of their own (analysis results, edited copies) are kept in a GeoPackage
+next to the project (``city_layers.gpkg``), written by :func:`save_project`.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +24,7 @@ from layers.errors import CityDeskError
 from layers.feedback import Feedback, ensure
 from layers.layer import ROLES, Layer, Source
 from layers.style import Style
-from layers.writers import write_json
+from layers.writers import write_json, write_layers
 
 FORMAT = "citydesk-project"
 VERSION = 1
@@ -213,3 +217,91 @@ def _relative(path: str, base: Path) -> str:
         return Path(os.path.relpath(Path(path).resolve(), base)).as_posix()
     except ValueError:  # another drive on Windows
         return str(Path(path).resolve())
+
+
+# ----------------------------------------------------------------- layers kept with the project
+
+LAYERS_FILE_SUFFIX = "_layers.gpkg"
+
+
+def layers_file(project_path: str | Path) -> Path:
+    """The GeoPackage next to a project that keeps its layers without a file of their own
+    (analysis results, edited copies): ``city.citydesk`` -> ``city_layers.gpkg``."""
+    path = Path(project_path)
+    stem = path.name[: -len(SUFFIX)] if path.name.endswith(SUFFIX) else path.name
+    return path.with_name(stem + LAYERS_FILE_SUFFIX)
+
+
+def layers_to_keep(project: Project, path: str | Path) -> list[Layer]:
+    """The layers that saving ``project`` to ``path`` writes into :func:`layers_file` of ``path``:
+    those with data but no source, plus those already kept in the project's layers file (its
+    current one or the one at ``path``): the GeoPackage is rewritten whole, so they go together.
+    Empty when no layer has lost its file and the layers file stays where it is."""
+    target = _resolved(layers_file(path))
+    current = _resolved(layers_file(project.path)) if project.path else target
+    kept = [lay for lay in project.layers
+            if lay.source is not None and _resolved(lay.source.path) in (target, current)]
+    fresh = [lay for lay in project.layers if lay.source is None and lay.gdf is not None]
+    if not fresh and current == target:
+        return []
+    for layer in kept:
+        if layer.gdf is None:
+            raise CityDeskError(f"the layer '{layer.name}' kept in {Path(layer.source.path).name} could not be "
+                                "read, and rewriting the file would lose it", source=project.path,
+                                fix="Remove the layer from the project, or repair the file, then save again")
+    return [lay for lay in project.layers if lay in kept or lay in fresh]
+
+
+def write_layers_file(project: Project, path: str | Path, *,
+                      feedback: Feedback | None = None) -> list[tuple[Layer, Source]]:
+    """Write :func:`layers_to_keep` (the layers without a file of their own) into the
+    GeoPackage next to the project file ``path``, atomically. Returns each written layer with its
+    new source; the layers themselves are not changed (apply the sources, then save the project:
+    :func:`save_project` does both). Writes nothing and returns ``[]`` when there is nothing to keep."""
+    fb = ensure(feedback)
+    layers = layers_to_keep(project, path)
+    if not layers:
+        return []
+    target = layers_file(path)
+    names: dict[Layer, str] = {}
+    for layer in layers:  # layers already kept there keep their table (the saved project points at it)
+        old = layer.source.layer if layer.source is not None else None
+        if old and old not in names.values():
+            names[layer] = old
+    for layer in layers:
+        if layer not in names:
+            names[layer] = _table_name(layer.name, set(names.values()))
+    fb.check_cancelled()
+    fb.progress(0.1, f"Writing {len(layers)} layer{'s' if len(layers) > 1 else ''} to {target.name}")
+    write_layers({names[layer]: layer.gdf for layer in layers}, target)
+    sources = [(layer, Source(str(target), names[layer])) for layer in layers]
+    fb.progress(1.0, f"Wrote {target.name}")
+    return sources
+
+
+def save_project(project: Project, path: str | Path, *, feedback: Feedback | None = None) -> Path:
+    """Save ``project`` to ``path`` with the layers that have no file of their own written to the
+    GeoPackage next to it (:func:`write_layers_file`); those layers then point at it."""
+    path = Path(path)
+    if path.suffix != SUFFIX:
+        path = path.with_name(path.name + SUFFIX)
+    for layer, source in write_layers_file(project, path, feedback=feedback):
+        layer.source = source
+    return project.save(path)
+
+
+def _table_name(name: str, taken) -> str:
+    """A plain GeoPackage table name for a layer name: 'Green space ≥ 0.5 ha — buildings' ->
+    'green_space_0_5_ha_buildings' (unique among ``taken``)."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    base = re.sub(r"[^a-z0-9]+", "_", plain).strip("_")[:50] or "layer"
+    if base[0].isdigit():
+        base = f"layer_{base}"
+    table, n = base, 2
+    while table in taken:
+        table, n = f"{base}_{n}", n + 1
+    return table
+
+
+def _resolved(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()

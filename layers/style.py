@@ -26,6 +26,28 @@ SCHEMES = {
 # Colour-blind-safe ramps (matplotlib names) and a qualitative palette (Okabe-Ito).
 RAMPS = ("viridis", "cividis", "magma", "YlGnBu", "YlOrRd", "PuBu", "RdYlBu_r")
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+# matplotlib's "tab20": its ten strong colours, then their light partners (the light grey is left
+# out: it looks like NO_DATA_COLOR).
+_TAB20 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+          "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d",
+          "#9edae5")
+# tab20 after Okabe-Ito: first the colours unlike any of the eight, the four look-alikes of Okabe-Ito
+# colours (blue, orange, green, pink) last.
+_AFTER_OKABE_ITO = ("#d62728", "#9467bd", "#8c564b", "#bcbd22", "#17becf", "#7f7f7f", "#98df8a", "#ff9896",
+                    "#c5b0d5", "#ffbb78", "#aec7e8", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5", "#1f77b4",
+                    "#ff7f0e", "#2ca02c", "#e377c2")
+#: Qualitative palettes for categorized styles (``Style.palette``): category ``i`` gets colour
+#: ``i`` of the palette, repeating only after its last colour.
+PALETTES = {
+    "okabe_ito": PALETTE + _AFTER_OKABE_ITO,  # colour-blind safe for the first 8 categories, 27 distinct
+    "tableau": _TAB20,
+    "set2": ("#66c2a5", "#fc8d62", "#8da0cb", "#e78ac3", "#a6d854", "#ffd92f", "#e5c494", "#1b9e77", "#d95f02",
+             "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"),  # ColorBrewer Set2 + Dark2
+    "paired": ("#a6cee3", "#1f78b4", "#b2df8a", "#33a02c", "#fb9a99", "#e31a1c", "#fdbf6f", "#ff7f00", "#cab2d6",
+               "#6a3d9a", "#ffff99", "#b15928"),  # ColorBrewer Paired
+}
+PALETTE_TITLES = {"okabe_ito": "Okabe-Ito (colour-blind safe) + Tableau", "tableau": "Tableau 20",
+                  "set2": "ColorBrewer Set2 + Dark2", "paired": "ColorBrewer Paired"}
 NO_DATA_COLOR = "#bdbdbd"
 NO_VALUE = "no value"
 #: Natural breaks (Fisher-Jenks) is quadratic in the number of values: above this many it runs on
@@ -52,9 +74,18 @@ class Style:
     category_labels: dict[str, str] = dc_field(default_factory=dict)  # value -> legend label, optional
     label_field: str | None = None
     unit: str = ""  # shown in the legend, e.g. "m"
+    palette: str = "okabe_ito"  # categorized: a key of PALETTES
+    label_size: float = 11.0  # label text height, pixels
+    label_color: str = "#222222"  # label text colour (drawn with a light halo)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The saved form. The fields added after the first version (``OPTIONAL``) are left out
+        while they have their default, so project files that do not use them stay as they were."""
+        data = asdict(self)
+        for name, default in OPTIONAL.items():
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: object) -> Style:
@@ -78,8 +109,11 @@ class Style:
         return style
 
 
+#: Fields written by :meth:`Style.to_dict` only when they differ from these defaults.
+OPTIONAL = {"palette": "okabe_ito", "label_size": 11.0, "label_color": "#222222"}
+
 _NUMBERS = {"stroke_width": (0.0, 100.0), "size": (0.0, 500.0), "opacity": (0.0, 1.0),
-            "fill_opacity": (0.0, 1.0), "classes": (2, 12)}
+            "fill_opacity": (0.0, 1.0), "classes": (2, 12), "label_size": (4.0, 72.0)}
 
 
 def _checked(name: str, value: object) -> object:
@@ -90,8 +124,10 @@ def _checked(name: str, value: object) -> object:
         low, high = _NUMBERS[name]
         value = min(max(value, low), high)
         return int(value) if name == "classes" else float(value)
-    if name in ("fill", "stroke"):
+    if name in ("fill", "stroke", "label_color"):
         return value if is_color(value) else None
+    if name == "palette":
+        return value if isinstance(value, str) and value in PALETTES else None
     if name == "categories":
         if not isinstance(value, dict):
             return None
@@ -107,6 +143,19 @@ def _checked(name: str, value: object) -> object:
     if name == "ramp":
         return value if isinstance(value, str) and (value in RAMPS or _is_colormap(value)) else None
     return value if isinstance(value, str) else None  # kind, scheme: checked against their lists
+
+
+#: The style fields :func:`symbolize` reads: two styles equal in these give the same colours and
+#: legend (the opacity, sizes and label options do not change them).
+SYMBOLOGY_FIELDS = ("kind", "fill", "stroke", "field", "scheme", "classes", "ramp", "categories",
+                    "category_labels", "unit", "palette")
+
+
+def symbology_key(style: Style) -> str:
+    """A text key of the fields :func:`symbolize` reads, for caching its result."""
+    import json
+
+    return json.dumps({name: getattr(style, name) for name in SYMBOLOGY_FIELDS}, sort_keys=True, default=str)
 
 
 def is_color(value: object) -> bool:
@@ -137,27 +186,67 @@ class Symbology:
 def symbolize(style: Style, gdf: pd.DataFrame) -> Symbology:
     """Colours per feature and legend entries for ``style`` applied to ``gdf``.
 
-    A missing field or a field without usable values falls back to the single symbol, so a
-    style never stops a layer from drawing.
+    The colour is what fills a polygon or a point and what draws a line. The single symbol
+    colours polygons and points with ``style.fill`` and lines with ``style.stroke`` (the colour
+    the style editor calls the line colour). A missing field or a field without usable values
+    falls back to the single symbol, so a style never stops a layer from drawing.
     """
-    n = len(gdf)
-    single = Symbology(np.full(n, style.fill, dtype=object), [("", style.fill)])
     if style.kind == "single" or not style.field or style.field not in gdf.columns:
-        return single
+        return _single(style, gdf)
     values = gdf[style.field]
     if style.kind == "categorized":
         return _categorized(style, values)
     numeric = pd.to_numeric(values, errors="coerce")
     if numeric.notna().sum() == 0:
-        return single
+        return _single(style, gdf)
     return _graduated(style, numeric)
+
+
+_LINE_TYPES = (1, 2, 5)  # shapely type ids of LineString, LinearRing, MultiLineString
+
+
+def _single(style: Style, gdf: pd.DataFrame) -> Symbology:
+    lines = _line_mask(gdf)
+    if lines is None or not lines.any():
+        return Symbology(np.full(len(gdf), style.fill, dtype=object), [("", style.fill)])
+    colors = np.where(lines, style.stroke, style.fill).astype(object)
+    return Symbology(colors, [("", style.stroke if lines.all() else style.fill)])
+
+
+def _line_mask(gdf: pd.DataFrame) -> np.ndarray | None:
+    """True for each line feature (missing geometries count as lines when all others are lines);
+    None when ``gdf`` has no geometry column."""
+    import shapely
+
+    try:
+        geoms = gdf.geometry.array if hasattr(gdf, "geometry") else None
+        ids = shapely.get_type_id(np.asarray(geoms, dtype=object)) if geoms is not None else None
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if ids is None or len(ids) == 0:
+        return None
+    lines = np.isin(ids, _LINE_TYPES)
+    missing = ids < 0
+    if missing.any() and lines[~missing].all():
+        lines = lines | missing
+    return lines
+
+
+def category_keys(values: pd.Series) -> list[str]:
+    """The categories of ``values`` in legend order: the distinct values as text, sorted; a missing
+    value is the category ``NO_VALUE`` (listed last, only if there is one). ``Style.categories``
+    and ``Style.category_labels`` are keyed by these."""
+    keys = values.astype("string")
+    uniques = sorted(keys.dropna().unique(), key=str)
+    return uniques + ([NO_VALUE] if keys.isna().any() else [])
 
 
 def _categorized(style: Style, values: pd.Series) -> Symbology:
     missing = values.isna().to_numpy()
     keys = values.astype("string").fillna(NO_VALUE)
     uniques = sorted(keys[~missing].unique(), key=str)
-    colors = {key: style.categories.get(key, PALETTE[i % len(PALETTE)]) for i, key in enumerate(uniques)}
+    palette = PALETTES.get(style.palette, PALETTES["okabe_ito"])
+    colors = {key: style.categories.get(key, palette[i % len(palette)]) for i, key in enumerate(uniques)}
     colors[NO_VALUE] = style.categories.get(NO_VALUE, NO_DATA_COLOR)
     out = keys.map(colors).to_numpy(dtype=object)
     legend = [(style.category_labels.get(k, str(k)), colors[k]) for k in uniques]

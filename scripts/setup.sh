@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set-up for `make demo`, `make test` and `make app`: system libraries, a .venv, CityDesk.
 #   scripts/setup.sh runtime   # CityDesk and what the offscreen renderers need
-#   scripts/setup.sh dev       # + test tools
+#   scripts/setup.sh dev       # + test tools, and the X11 libraries and Xvfb for the window tests
 #   scripts/setup.sh gui       # + the X11 libraries a real window needs
 # Installs missing Debian/Ubuntu packages with apt-get when run as root; otherwise prints the
 # exact command to run and stops.
@@ -11,9 +11,12 @@ mode=${1:-runtime}
 
 # Libraries Qt needs to render offscreen, and fonts (without them every glyph is a box).
 pkgs=(libgl1 libegl1 libx11-6 libdbus-1-3 libfontconfig1 libfreetype6 libglib2.0-0 libxkbcommon0 fonts-dejavu-core)
-if [ "$mode" = gui ]; then
+if [ "$mode" = gui ] || [ "$mode" = dev ]; then
   pkgs+=(libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-render-util0 libxcb-render0
          libxcb-shape0 libxcb-util1 libxcb-xkb1 libxkbcommon-x11-0)
+fi
+if [ "$mode" = dev ]; then
+  pkgs+=(xvfb xauth)  # a few tests need a real X server (drag and drop does not exist offscreen)
 fi
 
 PY=${PYTHON:-python3}

@@ -23,7 +23,7 @@ BIN = (385500.0, 6672100.0)
 PARK_GREEN, ZONE_YELLOW, STREET_RED, BIN_BLUE = "#00c800", "#ffff00", "#ff0000", "#0000ff"
 STYLES = {
     "bins": Style(fill=BIN_BLUE, stroke="#ffffff", size=14, stroke_width=1),
-    "streets": Style(fill=STREET_RED, stroke_width=5),
+    "streets": Style(fill=STREET_RED, stroke=STREET_RED, stroke_width=5),  # a line is drawn in its stroke
     "park": Style(fill=PARK_GREEN, stroke_width=0, fill_opacity=1.0, label_field="name"),
     "zone": Style(fill=ZONE_YELLOW, stroke_width=0, fill_opacity=1.0),
 }

@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 import app.map_canvas as map_canvas
+from app import render, render_job
 from app.map_canvas import MapCanvas, layers_extent
 from tests.app.qt_city import BIN, BIN_BLUE, PARK_GREEN, city_layers, pixel, wait_render
 
@@ -121,23 +122,24 @@ def test_late_result_of_an_older_generation_is_dropped(canvas, qtbot):
 
 
 def test_newer_request_cancels_the_older_render_and_its_late_result_is_dropped(canvas, qtbot, monkeypatch):
-    real = map_canvas.render_layers
+    real = render.render_layer
     release = threading.Event()
     polls = []
 
-    def held(*args, **kwargs):
-        polls.append(kwargs["cancelled"])
+    def held(layer, crs, extent, w, h, dpr, cancelled, *args):
+        polls.append(cancelled)
         if len(polls) == 1:
             release.wait(10)  # the first render is slow...
-        return real(*args, **{**kwargs, "cancelled": lambda: False})  # ...and does not stop
+        return real(layer, crs, extent, w, h, dpr, lambda: False, *args)  # ...and does not stop
 
-    monkeypatch.setattr(map_canvas, "render_layers", held)
+    monkeypatch.setattr(render, "render_layer", held)
     dropped = canvas.dropped
+    canvas.zoom_by(1.5)  # a new view: every layer is drawn again
     canvas._start_render()
     old = canvas._job
     release.set()
     deadline = time.monotonic() + 10
-    while old in map_canvas._RUNNING and time.monotonic() < deadline:
+    while old in render_job._RUNNING and time.monotonic() < deadline:
         time.sleep(0.01)  # no Qt events handled here: its finished image waits in the queue
     canvas.zoom_by(2.0)  # the user moved on before the old image arrived
     with qtbot.waitSignal(canvas.renderFinished, timeout=20000):
@@ -166,3 +168,71 @@ def test_cursor_moves_report_map_coordinates(canvas, qtbot):
                                                    Qt.MouseButton.NoButton, Qt.MouseButton.NoButton,
                                                    Qt.KeyboardModifier.NoModifier))
     assert close(blocker.args, canvas.to_map(pos))
+
+
+def test_toggling_or_restyling_one_layer_draws_only_that_layer(canvas, qtbot):
+    from dataclasses import replace
+
+    park = next(lay for lay in canvas.layers if lay.name == "park")
+    before = dict(canvas.render_counts)
+    assert set(before) == {"bins", "streets", "park", "zone"}
+    park.visible = False
+    canvas.refresh()
+    wait_render(qtbot, canvas)
+    assert pixel(canvas, 385100, 6672100) != PARK_GREEN
+    park.visible = True
+    canvas.refresh()
+    wait_render(qtbot, canvas)
+    assert pixel(canvas, 385100, 6672100) == PARK_GREEN
+    assert dict(canvas.render_counts) == before  # hidden and shown again: the kept image was used
+    park.style = replace(park.style, fill="#123456")
+    canvas.refresh()
+    wait_render(qtbot, canvas)
+    assert pixel(canvas, 385100, 6672100) == "#123456"
+    assert canvas.render_counts["park"] == before["park"] + 1
+    assert {k: v for k, v in canvas.render_counts.items() if k != "park"} == {
+        k: v for k, v in before.items() if k != "park"}  # the others were not drawn again
+    park.style = replace(park.style, opacity=0.5)  # opacity is applied when composing
+    canvas.refresh()
+    wait_render(qtbot, canvas)
+    assert pixel(canvas, 385100, 6672100) not in ("#123456", BIN_BLUE)
+    assert canvas.render_counts["park"] == before["park"] + 1
+    canvas.pan_pixels(40, 0)  # a new view: every layer is drawn again
+    wait_render(qtbot, canvas)
+    assert all(canvas.render_counts[k] == before[k] + (2 if k == "park" else 1) for k in before)
+
+
+def test_invalidate_draws_a_layer_changed_in_place(canvas, qtbot):
+    from shapely.geometry import box
+
+    park = next(lay for lay in canvas.layers if lay.name == "park")
+    park.gdf.loc[0, "geometry"] = box(385000, 6672000, 385050, 6672050)  # the same frame, edited
+    canvas.invalidate(park)
+    wait_render(qtbot, canvas)
+    assert pixel(canvas, 385025, 6672025) == PARK_GREEN
+    assert pixel(canvas, 385100, 6672150) != PARK_GREEN
+
+
+def test_pan_shows_the_cached_image_shifted_at_once(canvas, qtbot):
+    before = canvas.image()
+    canvas.pan_pixels(100, 0)
+    assert canvas.is_rendering() and canvas.image() is before  # not drawn yet...
+    shown = canvas.grab().toImage()  # ...but the old image is painted where it belongs now
+    pos = canvas.to_widget(385100, 6672100)
+    assert QColor(shown.pixel(int(pos.x()), int(pos.y()))).name() == PARK_GREEN
+    wait_render(qtbot, canvas)
+
+
+def test_set_scale_and_zoom_to_layer(canvas):
+    canvas.set_scale(2500)
+    assert canvas.scale_denominator() == pytest.approx(2500, rel=0.01)
+    canvas.set_scale(-1)  # ignored
+    assert canvas.scale_denominator() == pytest.approx(2500, rel=0.01)
+    bins = canvas.layers[0]
+    canvas.zoom_to_layer(bins)  # one point: at least MIN_VIEW_M around it
+    ext = canvas.extent()
+    assert ext[0] < BIN[0] < ext[2] and ext[1] < BIN[1] < ext[3]
+    assert min(ext[2] - ext[0], ext[3] - ext[1]) == pytest.approx(map_canvas.MIN_VIEW_M)
+    canvas.set_layers([], CRS.from_epsg(4326), (24.0, 60.0, 25.0, 60.5))
+    canvas.set_scale(50_000)
+    assert canvas.scale_denominator() == pytest.approx(50_000, rel=0.01)

@@ -153,3 +153,123 @@ def test_cancelled_render_raises():
 def test_device_pixel_ratio_gives_a_sharper_image():
     image = render_layers(city_layers(), PROJECT_CRS, EXTENT, 100, 80, device_pixel_ratio=2.0)
     assert (image.width(), image.height(), image.devicePixelRatio()) == (200, 160, 2.0)
+
+
+def test_flat_store_gathers_rings_of_any_geometry_in_any_order():
+    import shapely
+    from shapely.geometry import LineString, MultiLineString, MultiPolygon
+
+    from app.render_cache import FlatStore
+
+    ring = [(0, 0), (10, 0), (10, 10), (0, 10)]
+    geoms = np.array([
+        box(0, 0, 1, 1),
+        Polygon(ring, [[(2, 2), (4, 2), (4, 4)], [(6, 6), (8, 6), (8, 8)]]),
+        MultiPolygon([box(20, 20, 21, 21), Polygon(ring, [[(2, 2), (4, 2), (4, 4)]])]),
+        LineString([(0, 0), (5, 5), (9, 1)]),
+        MultiLineString([[(0, 0), (1, 1)], [(2, 2), (3, 3), (4, 4)]]),
+    ], dtype=object)
+    store = FlatStore(len(geoms))
+    store.add(np.arange(len(geoms)), geoms)
+    order = np.array([4, 1, 0, 3, 2])
+    xy, starts, owner = store.gather(order)
+    expected, pieces = [], []
+    for i in order:
+        parts = shapely.get_parts(geoms[i])
+        for part in parts:
+            rings = shapely.get_rings(part) if part.geom_type == "Polygon" else [part]
+            pieces.extend(shapely.get_coordinates(r) for r in rings)
+    expected = np.concatenate(pieces)
+    np.testing.assert_array_equal(xy, expected)
+    assert starts.sum() == len(pieces)
+    np.testing.assert_array_equal(np.flatnonzero(starts), np.cumsum([0] + [len(p) for p in pieces[:-1]]))
+    assert owner.tolist() == sorted(owner.tolist()) and set(owner.tolist()) == set(range(5))
+
+
+def test_detailed_geometries_are_simplified_to_the_pixel_at_small_scales():
+    import shapely
+
+    angles = np.linspace(0, 2 * np.pi, 2001)[:-1]
+    circle = Polygon(np.column_stack([385200 + 200 * np.cos(angles), 6672200 + 200 * np.sin(angles)]))
+    gdf = gpd.GeoDataFrame(geometry=[circle, box(385000, 6671800, 385010, 6671810)], crs=3067)
+    layer = Layer("circle", gdf, style=Style(fill="#ff00ff", fill_opacity=1, stroke_width=0))
+    prepared = RenderCache().prepare(layer, PROJECT_CRS)
+    fine_xy, _, _ = prepared.vertices(np.array([0, 1]), 1e-5)  # zoomed far in: every vertex
+    coarse_xy, _, owner = prepared.vertices(np.array([0, 1]), 8.0)  # 8 m a pixel: about 4 m
+    assert len(fine_xy) == 2000 + 1 + 5
+    assert len(coarse_xy) < 200 and (owner == 1).sum() == 5  # the box is not simplified
+    simplified = Polygon(coarse_xy[owner == 0])
+    assert shapely.hausdorff_distance(simplified, circle) <= 4.0 + 1e-6
+    image = render_layers([layer], PROJECT_CRS, (384000, 6671000, 386400, 6673400), 300, 300)  # 8 m / px
+    assert colour_at(image, 385200, 6672200, (384000, 6671000, 386400, 6673400), 300) == "#ff00ff"
+
+
+def test_render_layers_draws_the_selection_in_yellow_on_top():
+    from app.render import SELECTION
+
+    layers = city_layers()
+    park = layers[2]
+    image = render_layers(layers, PROJECT_CRS, EXTENT, SIZE, SIZE, selection={park: np.array([0])})
+    from PySide6.QtGui import QColor
+
+    px, py = to_screen(np.array([[385100, 6672100]]), EXTENT, SIZE, SIZE)[0]
+    got = QColor(image.pixel(int(px), int(py)))
+    yellow, green = QColor(SELECTION), QColor(PARK_GREEN)
+    for channel in ("red", "green", "blue"):  # the fill is a mix of the park's green and yellow
+        lo, hi = sorted((getattr(yellow, channel)(), getattr(green, channel)()))
+        assert lo - 2 <= getattr(got, channel)() <= hi + 2
+    assert colour_at(image, 385400, 6672300) == SELECTION  # the outline, on the park's east edge
+    assert colour_at(image, 385500, 6672500) == ZONE_YELLOW  # an unselected layer as it was
+
+
+def test_street_labels_follow_the_line_direction():
+    from shapely.geometry import LineString
+
+    street = gpd.GeoDataFrame({"name": ["Mannerheimintie"]}, crs=3067,
+                              geometry=[LineString([(384800, 6671800), (385600, 6672600)])])  # 45° up
+    layer = Layer("streets", street, style=Style(fill="#dddddd", stroke="#dddddd", stroke_width=1,
+                                                 label_field="name"))
+    image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE, background="#ffffff")
+    dark = np.array([(x, y) for x in range(SIZE) for y in range(SIZE) if image.pixelColor(x, y).lightness() < 90])
+    assert len(dark) > 50, "the label was not drawn"
+    centred = dark - dark.mean(axis=0)
+    _, vectors = np.linalg.eigh(centred.T @ centred)
+    dx, dy = vectors[:, -1]  # the long axis of the text
+    angle = np.degrees(np.arctan2(-dy, dx)) % 180  # screen y grows downwards
+    assert angle == pytest.approx(45, abs=8)
+    assert np.hypot(*(dark.mean(axis=0) - to_screen(np.array([[385200, 6672200]]), EXTENT, SIZE, SIZE)[0])) < 12
+
+
+def test_noded_street_is_labelled_once_not_on_every_segment():
+    from shapely.geometry import LineString
+
+    xs = np.linspace(384750, 385650, 10)
+    segments = [LineString([(a, 6672200), (b, 6672200)]) for a, b in zip(xs[:-1], xs[1:], strict=True)]
+    street = gpd.GeoDataFrame({"name": ["Bulevardi"] * 9}, geometry=segments, crs=3067)
+    layer = Layer("streets", street, style=Style(stroke="#dddddd", stroke_width=1, label_field="name"))
+    image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE, background="#ffffff")
+    columns = [x for x in range(SIZE) if any(image.pixelColor(x, y).lightness() < 90 for y in range(235, 265))]
+    assert columns and max(columns) - min(columns) < 120  # one label of ~70 px, in the middle
+    assert abs((max(columns) + min(columns)) / 2 - SIZE / 2) < 15
+
+
+def test_chunked_tree_answers_like_one_strtree():
+    import shapely
+
+    from app.render_cache import ChunkedTree
+
+    geoms = np.array([box(i * 10, 0, i * 10 + 5, 5) for i in range(7)] + [Point(33, 2)], dtype=object)
+    whole, chunked = shapely.STRtree(geoms), ChunkedTree(geoms, chunk=3)
+    assert len(chunked.trees) == 3
+    probe = box(12, 1, 36, 3)
+    assert sorted(chunked.query(probe)) == sorted(whole.query(probe))
+    assert sorted(chunked.query(probe, predicate="intersects")) == sorted(whole.query(probe, predicate="intersects"))
+    point = Point(34, 2.5)
+    assert sorted(chunked.query(point, predicate="dwithin", distance=2)) == sorted(
+        whole.query(point, predicate="dwithin", distance=2))
+    for probe in (point, Point(37, 2), Point(71, 2), Point(-5, -5)):
+        for kwargs in ({}, {"max_distance": 3}, {"all_matches": False}):
+            assert sorted(chunked.query_nearest(probe, **kwargs).tolist()) == sorted(
+                whole.query_nearest(probe, **kwargs).tolist())
+    idx, dist = chunked.query_nearest(Point(7.5, 20), return_distance=True)  # two boxes at the same distance
+    assert sorted(idx.tolist()) == [0, 1] and dist == pytest.approx([np.hypot(2.5, 15)] * 2)

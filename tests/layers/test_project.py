@@ -239,3 +239,90 @@ def test_layer_without_source_and_project_layer_lookup(tmp_path):
     assert opened.layer("result").error == "the layer has no source"
     with pytest.raises(CityDeskError, match="result, bins"):
         opened.layer("roads")
+
+
+# ------------------------------------------------- layers without a file: kept next to the project
+
+def _with_result(folder: Path) -> Project:
+    project = _project(folder)
+    result = gpd.GeoDataFrame({"dist_m": [5.0, 120.0], "covered": [True, False]},
+                              geometry=[box(0, 0, 10, 10), box(50, 0, 60, 10)], crs="EPSG:3067")
+    style = Style(kind="categorized", field="covered", categories={"True": "#0072B2", "False": "#D55E00"})
+    project.layers.insert(0, Layer("Parks ≥ 0.5 ha within 300 m — buildings", result, None, "buildings", style))
+    return project
+
+
+def test_layers_without_a_file_are_kept_next_to_the_project(city):
+    from layers.project import layers_file, save_project
+
+    project = _with_result(city)
+    path = save_project(project, city / "kallio")
+    assert path == city / "kallio.citydesk" and layers_file(path) == city / "kallio_layers.gpkg"
+    result = project.layers[0]
+    assert result.source.path == str(city / "kallio_layers.gpkg")
+    assert result.source.layer == "parks_0_5_ha_within_300_m_buildings"
+    saved = json.loads(path.read_text(encoding="utf-8"))["layers"][0]["source"]
+    assert saved == {"path": "kallio_layers.gpkg", "layer": "parks_0_5_ha_within_300_m_buildings"}
+    opened = load_project(path)
+    assert opened.warnings == []
+    back = opened.layers[0]
+    assert back.name == "Parks ≥ 0.5 ha within 300 m — buildings" and back.role == "buildings"
+    assert back.gdf["covered"].tolist() == [True, False] and back.gdf["dist_m"].tolist() == [5.0, 120.0]
+    assert back.style == result.style
+    # layers with files of their own are not copied
+    assert [lay.name for lay in read_layers(city / "kallio_layers.gpkg")] == ["parks_0_5_ha_within_300_m_buildings"]
+
+
+def test_a_second_result_rewrites_the_layers_file_with_both(city):
+    from layers.project import save_project
+
+    project = _with_result(city)
+    path = save_project(project, city / "kallio.citydesk")
+    second = gpd.GeoDataFrame({"n": [1]}, geometry=[Point(5, 5)], crs="EPSG:3067")
+    project.layers.insert(0, Layer("Parks ≥ 0.5 ha within 300 m — buildings", second))  # same name
+    save_project(project, path)
+    # the layer saved before keeps its table (a project saved earlier still points at the right data)
+    assert project.layers[1].source.layer == "parks_0_5_ha_within_300_m_buildings"
+    assert project.layers[0].source.layer == "parks_0_5_ha_within_300_m_buildings_2"
+    names = sorted(lay.name for lay in read_layers(city / "kallio_layers.gpkg"))
+    assert names == ["parks_0_5_ha_within_300_m_buildings", "parks_0_5_ha_within_300_m_buildings_2"]
+    opened = load_project(path)
+    assert opened.warnings == [] and len(opened.layers[0]) == 1 and len(opened.layers[1]) == 2
+
+
+def test_nothing_is_written_when_every_layer_has_a_file(city):
+    from layers.project import save_project, write_layers_file
+
+    project = _project(city)
+    assert write_layers_file(project, city / "kallio.citydesk") == []
+    save_project(project, city / "kallio.citydesk")
+    assert not (city / "kallio_layers.gpkg").exists()
+
+
+def test_save_as_elsewhere_copies_the_kept_layers_and_keeps_relative_paths(city, tmp_path):
+    from layers.project import save_project
+
+    project = _with_result(city)
+    save_project(project, city / "kallio.citydesk")
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    path = save_project(project, other / "copy.citydesk")
+    assert (other / "copy_layers.gpkg").exists()
+    sources = [entry["source"]["path"] for entry in json.loads(path.read_text(encoding="utf-8"))["layers"]]
+    assert sources == ["copy_layers.gpkg", "../proj/data/city.gpkg", "../proj/data/city.gpkg", "../proj/data/bins.csv"]
+    (city / "kallio_layers.gpkg").unlink()  # the copy does not need the first project's file
+    opened = load_project(path)
+    assert opened.warnings == [] and opened.layers[0].gdf["covered"].tolist() == [True, False]
+
+
+def test_an_unreadable_kept_layer_stops_the_save_before_anything_is_lost(city):
+    from layers.project import save_project
+
+    project = _with_result(city)
+    path = save_project(project, city / "kallio.citydesk")
+    before = (city / "kallio_layers.gpkg").read_bytes()
+    project.layers[0].gdf = None  # as if its table could not be read
+    project.layers.insert(0, Layer("new result", gpd.GeoDataFrame(geometry=[Point(1, 1)], crs="EPSG:3067")))
+    with pytest.raises(CityDeskError, match="could not be read"):
+        save_project(project, path)
+    assert (city / "kallio_layers.gpkg").read_bytes() == before

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from layers.style import NO_DATA_COLOR, PALETTE, SCHEMES, Style, symbolize
+from layers.style import (
+    NO_DATA_COLOR,
+    PALETTE,
+    PALETTES,
+    SCHEMES,
+    Style,
+    category_keys,
+    is_color,
+    symbolize,
+    symbology_key,
+)
 
 
 @pytest.fixture
@@ -127,3 +139,78 @@ def test_values_are_clamped_and_garbage_inputs():
     assert (style.opacity, style.fill_opacity, style.classes, style.size) == (1.0, 0.0, 12, 8.0)
     assert Style.from_dict(None) == Style.from_dict([1, 2]) == Style.from_dict("single") == Style()
     assert Style.from_dict({"fill": "red", "stroke": "#abc"}).fill == "red"
+
+
+# ------------------------------------------------------------------ lines, palettes, label options
+
+def test_single_symbol_lines_are_drawn_in_the_stroke_colour():
+    import geopandas as gpd
+    from shapely.geometry import LineString, Point, box
+
+    lines = gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)]), None], crs=3067)
+    style = Style(fill="#111111", stroke="#222222")
+    sym = symbolize(style, lines)
+    assert sym.colors.tolist() == ["#222222", "#222222"] and sym.legend == [("", "#222222")]
+    mixed = gpd.GeoDataFrame(geometry=[LineString([(0, 0), (1, 1)]), box(0, 0, 1, 1), Point(0, 0)], crs=3067)
+    sym = symbolize(style, mixed)
+    assert sym.colors.tolist() == ["#222222", "#111111", "#111111"] and sym.legend == [("", "#111111")]
+    assert set(symbolize(style, pd.DataFrame({"v": [1, 2]})).colors) == {"#111111"}  # no geometry: the fill
+
+
+def test_sample_city_streets_stay_grey():
+    import json
+    from pathlib import Path
+
+    import geopandas as gpd
+
+    sample = Path(__file__).resolve().parents[2] / "sample_data"
+    entry = next(e for e in json.loads((sample / "helsinki.citydesk").read_text(encoding="utf-8"))["layers"]
+                 if e["role"] == "streets")
+    streets = gpd.read_file(sample / entry["source"]["path"], layer=entry["source"]["layer"], rows=50)
+    assert set(symbolize(Style.from_dict(entry["style"]), streets).colors) == {"#969696"}
+
+
+def test_many_categories_get_distinct_colours():
+    frame = pd.DataFrame({"kind": [f"k{i:02d}" for i in range(27)] * 2})
+    sym = symbolize(Style(kind="categorized", field="kind"), frame)
+    colours = [colour for _, colour in sym.legend]
+    assert len(colours) == 27 and len(set(colours)) == 27
+    assert colours[:8] == list(PALETTE) and NO_DATA_COLOR not in colours
+    # the ninth on is not a look-alike of one of the first eight (tab20's blue, orange, green, pink)
+    assert not {"#1f77b4", "#ff7f0e", "#2ca02c", "#e377c2"} & set(colours[8:20])
+
+
+@pytest.mark.parametrize("name", sorted(PALETTES))
+def test_palette_choice(name):
+    frame = pd.DataFrame({"kind": ["a", "b", "c", None]})
+    sym = symbolize(Style(kind="categorized", field="kind", palette=name, categories={"b": "#ff0000"}), frame)
+    assert sym.legend == [("a", PALETTES[name][0]), ("b", "#ff0000"), ("c", PALETTES[name][2]),
+                          ("no value", NO_DATA_COLOR)]
+    assert len(set(PALETTES[name])) == len(PALETTES[name]) and all(is_color(c) for c in PALETTES[name])
+
+
+def test_category_keys_follow_the_legend_order():
+    values = pd.Series([3, 1, None, 10, 1])
+    keys = category_keys(values)
+    assert keys == ["1.0", "10.0", "3.0", "no value"]
+    sym = symbolize(Style(kind="categorized", field="v"), pd.DataFrame({"v": values}))
+    assert [label for label, _ in sym.legend] == keys
+    assert category_keys(pd.Series(["b", "a", "b"])) == ["a", "b"]
+
+
+def test_new_fields_saved_only_when_used_and_checked_on_load():
+    assert not {"palette", "label_size", "label_color"} & set(Style().to_dict())
+    style = Style(palette="paired", label_size=14.0, label_color="#ffffff", label_field="name")
+    assert Style.from_dict(style.to_dict()) == style
+    assert {"palette", "label_size", "label_color"} <= set(style.to_dict())
+    bad = Style.from_dict({"palette": "rainbow", "label_size": 500, "label_color": "url(x)"})
+    assert (bad.palette, bad.label_size, bad.label_color) == ("okabe_ito", 72.0, "#222222")
+
+
+def test_symbology_key_ignores_what_does_not_change_colours():
+    style = Style(kind="categorized", field="use", categories={"a": "#ff0000"})
+    same = replace(style, opacity=0.3, size=20.0, label_field="name", label_size=20.0, stroke_width=3.0)
+    assert symbology_key(style) == symbology_key(same)
+    for changed in (replace(style, palette="paired"), replace(style, categories={"a": "#00ff00"}),
+                    replace(style, stroke="#000000"), replace(style, kind="graduated")):
+        assert symbology_key(changed) != symbology_key(style)

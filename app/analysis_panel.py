@@ -1,0 +1,309 @@
+"""The Results panel: the key figures of each analysis run in the window, with the parameters and
+input layers it used (so a figure can be traced), newest first, each copyable as plain text.
+
+The formatting functions (:func:`key_figures`, :func:`headline`, :func:`entry_text`) are plain
+Python: shares as percentages, residents as whole numbers, distances in metres."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+# Labels of the figures the registered analyses report; others are made from the key.
+LABELS = {
+    "covered_share": "Residents covered",
+    "covered_share_buildings": "Buildings covered (share)",
+    "residents_not_covered": "Residents not covered",
+    "residents_total": "Residents",
+    "buildings_total": "Buildings",
+    "buildings_covered": "Buildings covered",
+    "buildings_without_geometry": "Buildings without geometry",
+    "targets_used": "Targets that counted",
+    "targets_total": "Targets in the layer",
+    "population_field": "Residents from column",
+    "median_dist_m": "Median distance to the nearest target",
+    "population_total": "Population in the grid",
+    "residents_unassigned": "Residents not assigned (cells without buildings)",
+    "max_residents_per_building": "Most residents in one building",
+}
+UNITS = {"m": "m", "m2": "m²", "km": "km", "s": "s", "min": "min", "mps": "m/s", "ha": "ha"}
+_PEOPLE = ("residents", "population", "people", "inhabitants")
+
+
+@dataclass
+class ResultEntry:
+    """One run as the panel shows it. ``params`` are the values used, ``units`` their units,
+    ``inputs`` role -> project layer name, ``layers`` the result layers added to the project."""
+
+    title: str
+    analysis: str
+    analysis_title: str
+    summary: Mapping[str, object]
+    params: Mapping[str, object]
+    inputs: Mapping[str, str]
+    layers: list[str] = field(default_factory=list)
+    units: Mapping[str, str] = field(default_factory=dict)
+    finished: datetime = field(default_factory=datetime.now)
+
+
+def label_of(key: str) -> str:
+    """A summary key as a label: 'median_dist_m' -> 'Median distance to the nearest target' (known
+    keys have hand-written labels, others are made from the key: 'walk_time_min' -> 'Walk time')."""
+    return LABELS.get(key) or param_label(key)
+
+
+def param_label(key: str) -> str:
+    """A parameter name without its unit: 'max_distance_m' -> 'Max distance'."""
+    words = key.split("_")
+    if len(words) > 1 and words[-1] in UNITS:
+        words = words[:-1]
+    text = " ".join("distance" if w == "dist" else w for w in words)
+    return text[:1].upper() + text[1:]
+
+
+def format_value(key: str, value: object, unit: str = "") -> str:
+    """A figure as a person reads it: shares in %, residents whole, metres with 'm', 1 234 567."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        return value or "—"
+    if not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return "—"
+    suffix = key.rsplit("_", 1)[-1] if "_" in key else ""
+    unit = unit or UNITS.get(suffix, "")
+    if "share" in key.split("_") or key.endswith("_fraction"):
+        return f"{value * 100:.1f} %"
+    if any(word in key for word in _PEOPLE) or isinstance(value, int):
+        return _thousands(round(value)) + (f" {unit}" if unit else "")
+    if abs(value) >= 100:
+        text = _thousands(round(value))
+    elif abs(value) >= 10:
+        text = f"{value:.1f}"
+    else:
+        text = f"{value:.3g}"
+    return f"{text} {unit}" if unit else text
+
+
+def key_figures(summary: Mapping[str, object]) -> list[tuple[str, str]]:
+    """``[(label, formatted value)]`` for every figure of a summary, in its order."""
+    out = []
+    for key, value in summary.items():
+        if key == "population_field":
+            value = value or "none (each building counts as 1)"
+        out.append((label_of(key), format_value(key, value)))
+    return out
+
+
+def headline(summary: Mapping[str, object]) -> str:
+    """The one line that answers the question, e.g. '72.4 % of residents covered'."""
+    if "covered_share" in summary:
+        who = "residents" if summary.get("population_field") else "buildings"
+        text = f"{format_value('covered_share', summary['covered_share'])} of {who} covered"
+        if summary.get("population_field") and "residents_not_covered" in summary:
+            text += f" ({format_value('residents', summary['residents_not_covered'])} not covered)"
+        return text
+    if "residents_total" in summary and "buildings_with_residents" in summary:
+        return (f"{format_value('residents', summary['residents_total'])} residents in "
+                f"{format_value('n', summary['buildings_with_residents'])} buildings")
+    for key, value in summary.items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return f"{label_of(key)}: {format_value(key, value)}"
+    return ""
+
+
+def describe_params(params: Mapping[str, object], units: Mapping[str, str] | None = None) -> list[str]:
+    """``['Max distance: 300 m', 'Population field: (automatic)']``."""
+    units = units or {}
+    out = []
+    for key, value in params.items():
+        shown = "(automatic)" if value == "" else format_value(key, value, units.get(key, ""))
+        if isinstance(value, float) and value.is_integer() and units.get(key):
+            shown = f"{_thousands(round(value))} {units[key]}"
+        out.append(f"{param_label(key)}: {shown}")
+    return out
+
+
+def entry_text(entry: ResultEntry) -> str:
+    """The entry as plain text, for the clipboard."""
+    lines = [entry.title, f"{entry.analysis_title} ({entry.analysis}), {entry.finished:%Y-%m-%d %H:%M}"]
+    if headline(entry.summary):
+        lines += ["", headline(entry.summary)]
+    lines += [""] + [f"{label}: {value}" for label, value in key_figures(entry.summary)]
+    lines += ["", "Parameters:"] + [f"  {p}" for p in describe_params(entry.params, entry.units)]
+    lines += ["Input layers:"] + [f"  {role}: {name}" for role, name in entry.inputs.items()]
+    if entry.layers:
+        lines += ["Result layers:"] + [f"  {name}" for name in entry.layers]
+    return "\n".join(lines) + "\n"
+
+
+def _thousands(value: int) -> str:
+    return f"{value:,}".replace(",", " ")
+
+
+def _label(text: str, *, selectable: bool = False, wrap: bool = True) -> QLabel:
+    label = QLabel(text)
+    label.setTextFormat(Qt.TextFormat.PlainText)  # layer names and titles come from files
+    label.setWordWrap(wrap)
+    if selectable:
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+class ResultCard(QFrame):
+    """One run: title, headline, key figures, parameters, inputs, and Copy / Remove buttons."""
+
+    removeRequested = Signal(object)
+
+    def __init__(self, entry: ResultEntry, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.entry = entry
+        self.setObjectName("result_card")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setStyleSheet("#result_card { background: palette(base); border: 1px solid palette(mid); "
+                           "border-radius: 4px; }")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 8, 10, 10)
+        layout.setSpacing(4)
+
+        top = QHBoxLayout()
+        title = _label(entry.title, selectable=True)
+        font = title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.1)
+        title.setFont(font)
+        top.addWidget(title, 1)
+        self.copy_button = QToolButton(self, text="Copy", toolTip="Copy the figures, parameters and inputs as text")
+        self.remove_button = QToolButton(self, toolTip="Remove from the panel (the layers stay)")
+        self.remove_button.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
+        self.remove_button.setAutoRaise(True)
+        top.addWidget(self.copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(top)
+        layout.addWidget(self._grey(f"{entry.analysis_title} · {entry.finished:%H:%M}"))
+
+        text = headline(entry.summary)
+        if text:
+            self.headline = _label(text, selectable=True)
+            font = self.headline.font()
+            font.setPointSizeF(font.pointSizeF() * 1.25)
+            font.setBold(True)
+            self.headline.setFont(font)
+            self.headline.setStyleSheet("color: #0b5394; margin: 4px 0;")
+            layout.addWidget(self.headline)
+
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(2)
+        self.figure_labels: dict[str, QLabel] = {}
+        for row, (label, value) in enumerate(key_figures(entry.summary)):
+            name = _label(label)
+            name.setStyleSheet("color: palette(dark);")
+            shown = _label(value, selectable=True, wrap=False)
+            shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(name, row, 0)
+            grid.addWidget(shown, row, 1)
+            self.figure_labels[label] = shown
+        grid.setColumnStretch(0, 1)
+        layout.addLayout(grid)
+
+        layout.addWidget(self._section("Parameters"))
+        layout.addWidget(self._grey("\n".join(describe_params(entry.params, entry.units)) or "(none)"))
+        layout.addWidget(self._section("Input layers"))
+        layout.addWidget(self._grey("\n".join(f"{role}: {name}" for role, name in entry.inputs.items())))
+        if entry.layers:
+            layout.addWidget(self._section("Result layers"))
+            layout.addWidget(self._grey("\n".join(entry.layers)))
+        self.copy_button.clicked.connect(self.copy)
+        self.remove_button.clicked.connect(lambda: self.removeRequested.emit(self))
+
+    def text(self) -> str:
+        return entry_text(self.entry)
+
+    def copy(self) -> None:
+        QApplication.clipboard().setText(self.text())
+
+    def _grey(self, text: str) -> QLabel:
+        label = _label(text, selectable=True)
+        label.setStyleSheet("color: #666666;")
+        return label
+
+    def _section(self, text: str) -> QLabel:
+        label = _label(text)
+        font = label.font()
+        font.setBold(True)
+        label.setFont(font)
+        label.setStyleSheet("margin-top: 6px;")
+        return label
+
+
+class ResultsPanel(QScrollArea):
+    """The cards of the runs of this session, newest on top; ``add_result(entry)`` adds one."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(280)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        body = QWidget(self)
+        self._layout = QVBoxLayout(body)
+        self._layout.setContentsMargins(6, 6, 6, 6)
+        self._layout.setSpacing(8)
+        self.placeholder = _label("Run an analysis from the Analysis menu: its key figures appear here.")
+        self.placeholder.setStyleSheet("color: #666666;")
+        self._layout.addWidget(self.placeholder)
+        self._layout.addStretch(1)
+        self.clear_button = QPushButton("Clear", body, visible=False)
+        self.clear_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+        self.clear_button.clicked.connect(self.clear)
+        self._layout.addWidget(self.clear_button, 0, Qt.AlignmentFlag.AlignRight)
+        self.setWidget(body)
+        self.cards: list[ResultCard] = []
+
+    def add_result(self, entry: ResultEntry) -> ResultCard:
+        card = ResultCard(entry, self.widget())
+        card.removeRequested.connect(self.remove)
+        self._layout.insertWidget(0, card)
+        self.cards.insert(0, card)
+        self._update()
+        self.verticalScrollBar().setValue(0)
+        return card
+
+    def remove(self, card: ResultCard) -> None:
+        if card in self.cards:
+            self.cards.remove(card)
+            card.deleteLater()
+            self._update()
+
+    def clear(self) -> None:
+        for card in list(self.cards):
+            self.remove(card)
+
+    def text(self) -> str:
+        """Every entry as plain text, newest first."""
+        return "\n".join(card.text() for card in self.cards)
+
+    def _update(self) -> None:
+        self.placeholder.setVisible(not self.cards)
+        self.clear_button.setVisible(bool(self.cards))
