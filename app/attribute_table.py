@@ -15,10 +15,10 @@ The docks, the menu action and the toolbar button are in :mod:`app.table_docks`.
 from __future__ import annotations
 
 import contextlib
+import html
 
 import numpy as np
-from pyproj import CRS
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,8 +38,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.render import CACHE
-from app.table_model import AttributeTableModel, rich_plain, runs, view_order
+from app.plain_text import as_rich_text
+from app.table_model import AttributeTableModel, padded, runs, selection_bounds, view_order
 from app.workers import Task
 from layers.errors import CityDeskError
 from layers.expressions import Expression, ExpressionError
@@ -49,50 +49,31 @@ from layers.writers import write_layers
 ASYNC_ROWS = 200_000  # tables with this many rows filter and sort in a worker
 MAX_COLUMN_PX = 320
 EXPORT_FILTERS = {"GeoPackage (*.gpkg)": ".gpkg", "GeoJSON (*.geojson)": ".geojson", "CSV (*.csv)": ".csv"}
-FILTER_HELP = rich_plain(
-    "Filter: type a condition, press Enter. Empty shows every feature.\n\n"
-    "  population > 50 and use == \"residential\"\n"
-    "  name contains \"katu\"        (ignores case)\n"
-    "  levels >= 3 or height > 10\n"
-    "  not covered\n"
-    "  kind in (\"waste_basket\", \"recycling\")\n"
-    "  residents is null           (is not null)\n"
-    "  dist_m between 100 and 300\n"
-    "  residents / floor_area_m2 > 0.02\n"
-    "  name like \"Mann%\"          (% any text, _ one character)\n\n"
-    "Text is in quotes, single or double. A column whose name has spaces or other\n"
-    "characters goes in backticks: `building:levels` >= 3\n"
-    "Operators: = == != <> < <= > >= + - * / %  and  or  not  ( )\n"
-    "A feature with an empty (NULL) value never matches a comparison.").replace("  ", "&nbsp;&nbsp;")
+_EXAMPLES = [  # (filter, note) shown in the filter bar's tooltip
+    ('population > 50 and use == "residential"', ''),
+    ('name contains "katu"', 'ignores case'),
+    ('levels >= 3 or height > 10', ''),
+    ('not covered', 'a true/false column'),
+    ('kind in ("waste_basket", "recycling")', ''),
+    ('residents is null', 'or: is not null'),
+    ('dist_m between 100 and 300', 'both ends included'),
+    ('residents / floor_area_m2 > 0.02', ''),
+    ('name like "Mann%"', '% any text, _ one character'),
+    ('`building:levels` >= 3', 'odd column names in backticks'),
+]
+FILTER_HELP = (
+    "<p><b>Filter</b>: type a condition and press Enter; an empty filter shows every feature.</p>"
+    "<table cellspacing='0' cellpadding='1'>"
+    + "".join(f"<tr><td><code>{html.escape(text)}</code></td><td>&nbsp;&nbsp;<i>{html.escape(note)}</i></td></tr>"
+              for text, note in _EXAMPLES)
+    + "</table><p>Text goes in quotes (single or double); a column whose name has spaces or other characters "
+    "goes in backticks. Operators: <code>= == != &lt;&gt; &lt; &lt;= &gt; &gt;= + - * / %</code>, "
+    "<code>and or not ( )</code>. A feature whose value is empty (NULL) never matches a comparison.</p>"
+)
 
 
 def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}".replace(",", " ")
-
-
-def selection_bounds(layer: Layer, rows: np.ndarray, crs: CRS) -> tuple[float, float, float, float] | None:
-    """Bounds of ``layer``'s features at ``rows`` in the project CRS (None if none has a geometry):
-    from the render cache's reprojected geometry, else by reprojecting those rows."""
-    prepared = CACHE.prepare(layer, crs)
-    if prepared is not None:
-        b = prepared.bounds[np.isin(prepared.rows, rows)]
-    else:
-        part = layer.gdf.iloc[rows]
-        part = part[part.geometry.notna() & ~part.geometry.is_empty]
-        b = part.to_crs(crs).geometry.bounds.to_numpy() if len(part) else np.empty((0, 4))
-    b = b[np.isfinite(b).all(axis=1)]
-    if len(b) == 0:
-        return None
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
-
-
-def padded(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[float, float, float, float]:
-    """``bounds`` with a 10 % margin, at least 200 m (0.002°) across, so one point is not a pinhole."""
-    xmin, ymin, xmax, ymax = bounds
-    least = 0.002 if CRS.from_user_input(crs).is_geographic else 200.0
-    mx = max((xmax - xmin) * 0.1, (least - (xmax - xmin)) / 2, 0.0)
-    my = max((ymax - ymin) * 0.1, (least - (ymax - ymin)) / 2, 0.0)
-    return xmin - mx, ymin - my, xmax + mx, ymax + my
 
 
 class AttributeTable(QWidget):
@@ -112,6 +93,7 @@ class AttributeTable(QWidget):
         self.sorting: tuple[str, bool] | None = None  # (column name, ascending)
         self.selected_only = False
         self._mask: np.ndarray | None = None  # the applied filter's result, once known
+        self._shown: tuple[Expression | None, np.ndarray | None] = (None, None)  # filter and mask on screen
         self._generation = 0
         self._task: Task | None = None
         self._export_task: Task | None = None
@@ -171,7 +153,7 @@ class AttributeTable(QWidget):
         header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         header.setHighlightSections(False)
         header.setStretchLastSection(True)
-        header.setResizeContentsPrecision(100)
+        header.setResizeContentsPrecision(500)  # rows looked at to fit a column
         self.count_label = QLabel(self)
         self.count_label.setTextFormat(Qt.TextFormat.PlainText)
         self.busy = QProgressBar(self, minimum=0, maximum=0, maximumWidth=120, maximumHeight=14, visible=False,
@@ -320,6 +302,9 @@ class AttributeTable(QWidget):
             except CityDeskError as exc:
                 self._failed(generation, exc.message, True)
                 return
+            except Exception as exc:  # shown as a message, never as a traceback
+                self._failed(generation, f"{type(exc).__name__}: {exc}", False)
+                return
             self._done(generation, result)
             return
         task = Task(job, generation)
@@ -337,6 +322,7 @@ class AttributeTable(QWidget):
         self._task = None
         self.busy.setVisible(False)
         self._mask, order = result
+        self._shown = (self.expression, self._mask)
         self.view.scrollToTop()  # a reset while scrolled far down costs Qt seconds for a million rows
         self.model.set_order(order)
         self._select_from_map()
@@ -348,6 +334,7 @@ class AttributeTable(QWidget):
             return
         self._task = None
         self.busy.setVisible(False)
+        self.expression, self._mask = self._shown  # the rows shown are still those of the last filter
         self._show_message(message if user_error else f"Something went wrong that CityDesk did not expect: "
                                                       f"{message}")
         self._show_count()
@@ -365,6 +352,14 @@ class AttributeTable(QWidget):
         self.model.reload()
         self._fit_columns()
         self._mask = None
+        names = [c.name for c in self.model.columns]
+        if self.sorting is not None and self.sorting[0] not in names:
+            self.sorting = None
+        header = self.view.horizontalHeader()
+        header.blockSignals(True)
+        header.setSortIndicator(names.index(self.sorting[0]) if self.sorting else -1,
+                                header.sortIndicatorOrder())
+        header.blockSignals(False)
         if self.expression is not None:
             try:
                 self.expression.check(self.model.gdf)
@@ -382,7 +377,10 @@ class AttributeTable(QWidget):
     def selected_view_rows(self) -> np.ndarray:
         """View rows selected in the table, sorted (from the selection's ranges, not per row)."""
         parts = [np.arange(r.top(), r.bottom() + 1, dtype=np.int64) for r in self.view.selectionModel().selection()]
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        if not parts:
+            return np.empty(0, dtype=np.int64)
+        rows = np.sort(np.concatenate(parts))  # ranges are few; sorting beats np.unique's hashing
+        return rows[np.concatenate(([True], np.diff(rows) != 0))]
 
     def _table_selection_changed(self, *_args) -> None:
         if self._syncing:
@@ -409,10 +407,7 @@ class AttributeTable(QWidget):
         consecutive rows."""
         view_rows = self.model.view_rows(self.window_.selection.rows(self.layer))
         starts, ends = runs(view_rows)
-        selection = QItemSelection()
-        index, last = self.model.index, max(self.model.columnCount() - 1, 0)
-        for start, end in zip(starts.tolist(), ends.tolist(), strict=True):  # whole rows: no Rows flag, whose
-            selection.select(index(start, 0), index(end, last))  # expansion is quadratic in the ranges
+        selection = self.model.row_selection(starts, ends)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
         self._syncing = True
         try:
@@ -423,16 +418,16 @@ class AttributeTable(QWidget):
         finally:
             self._syncing = False
         if scroll and len(view_rows):
-            self.view.scrollTo(index(int(view_rows[0]), 0))
+            self.view.scrollTo(self.model.index(int(view_rows[0]), 0))
 
     def _show_count(self) -> None:
         shown, total = self.model.rowCount(), self.model.total
         selected = self.window_.selection.count(self.layer)
         text = f"{shown:,} of {_plural(total, 'feature')}".replace(",", " ")
         if selected:
-            text += f", {selected:,} selected".replace(",", " ")
+            text += "  ·  " + f"{selected:,} selected".replace(",", " ")
         if self.expression is not None:
-            text += f" — filter: {self.expression.text}"
+            text += f"  ·  filter: {self.expression.text}"
         self.count_label.setText(text)
         self.zoom_button.setEnabled(bool(selected))
         self.export_button.setEnabled(bool(selected))
@@ -468,7 +463,7 @@ class AttributeTable(QWidget):
                 return False
             if not any(path.lower().endswith(s) for s in (".gpkg", ".geojson", ".json", ".csv")):
                 path += EXPORT_FILTERS.get(chosen, ".gpkg")
-        gdf, name = self.model.gdf, self.layer.name
+        gdf, name = self.layer.gdf, self.layer.name  # the selection's rows are positions in layer.gdf
         task = Task(lambda _fb: str(write_layers({name: gdf.iloc[rows]}, path)))
         task.signals.finished.connect(self._exported)
         task.signals.failed.connect(self._export_failed)
@@ -489,7 +484,7 @@ class AttributeTable(QWidget):
         self.busy.setVisible(self._task is not None)
         self.window_.statusBar().clearMessage()
         text = message if user_error else f"Something went wrong that CityDesk did not expect: {message}"
-        QMessageBox.warning(self, "Cannot export the selection", rich_plain(text))
+        QMessageBox.warning(self, "Cannot export the selection", as_rich_text(text))
         self.exportFailed.emit(text)
 
     def _fit_columns(self) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox
 
+from app.plain_text import tell
 from app.workers import Task
 from layers.layer import Source
 from layers.project import Project
@@ -158,8 +159,7 @@ class Autosave(QObject):
         lock = QLockFile(str(folder / "session.lock"))
         lock.setStaleLockTime(0)
         if not lock.tryLock(0):
-            QMessageBox.warning(self.window, "Cannot recover the project",
-                                f"{folder}: another CityDesk is using this copy.")
+            tell(self.window, "Cannot recover the project", f"{folder}: another CityDesk is using this copy.")
             return
         original = _meta(folder).get("original")
         self.window._run(lambda fb: _open_and_prepare(folder / "project.citydesk", fb), "Recovering…",

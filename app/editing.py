@@ -22,7 +22,6 @@ prompt covers it: every edit marks the project modified).
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import shiboken6
@@ -34,6 +33,7 @@ from app.edit_session import EditSession, is_scenario, scenario_copy
 from app.edit_tools import AddPointTool, DeletePointTool, EditTool, MovePointTool, edit_icon
 from app.layers_panel import LAYER_ROLE
 from app.map_tools import PanTool
+from app.plain_text import tell
 from app.render import CACHE
 from app.workers import Task
 from layers import edits
@@ -382,8 +382,7 @@ class Editing(QObject):
         self._update_actions()
 
     def _tell(self, text: str, title: str = "Editing", warning: bool = False) -> None:
-        body = "<br>".join(html.escape(line) for line in text.split("\n"))  # names are untrusted text
-        (QMessageBox.warning if warning else QMessageBox.information)(self.window, title, f"<p>{body}</p>")
+        tell(self.window, title, text, warning=warning)  # names are untrusted text
 
 
 def _count(n: int, word: str) -> str:

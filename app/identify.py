@@ -78,9 +78,7 @@ class IdentifyPanel(QTreeWidget):
                 top.addChild(feature)
                 record = layer.gdf.iloc[int(row)]
                 for column in columns:
-                    cell = QTreeWidgetItem([str(column), _text(record[column])])
-                    cell.setToolTip(1, "")  # no rich-text tooltips from data
-                    feature.addChild(cell)
+                    feature.addChild(QTreeWidgetItem([str(column), _text(record[column])]))
                 geom = record[layer.gdf.geometry.name]
                 kind = getattr(geom, "geom_type", None) or "no geometry"
                 feature.addChild(QTreeWidgetItem(["(geometry)", kind]))

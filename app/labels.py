@@ -18,7 +18,7 @@ from pyproj import CRS
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
 
-from app.render import CACHE, Extent, fit_extent, new_image, screen_transform, to_screen
+from app.render import CACHE, Extent, fit_extent, new_image, qcolor, screen_transform, to_screen
 from app.render_cache import LINE, POINT, Prepared, RenderCache
 from layers.feedback import Cancelled
 from layers.layer import Layer
@@ -148,7 +148,7 @@ def _label_layer(painter: QPainter, layer: Layer, prepared: Prepared, view: Exte
     metrics = QFontMetricsF(font)
     halo = QPen(QColor(255, 255, 255, 220), 3.0)
     halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
-    ink = QColor(getattr(style, "label_color", "#222222"))
+    ink = qcolor(getattr(style, "label_color", "#222222"))
     scale = screen_transform(view, w, h)[0]
     b = shapely.bounds(geoms).reshape(-1, 4)
     size_px = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * scale

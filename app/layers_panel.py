@@ -13,7 +13,6 @@ map refresh) and gives the panel the project, the canvas and the selection it ne
 
 from __future__ import annotations
 
-import html
 import weakref
 from collections.abc import Callable
 from dataclasses import replace
@@ -34,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidgetAction,
 )
 
+from app.plain_text import as_rich_text
 from app.symbols import SWATCH, swatch_icon
 from layers.layer import Layer
 from layers.style import Style
@@ -41,12 +41,6 @@ from layers.style import Style
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_LEGEND_ROWS = 40  # longer legends end with a "… N more" row
 Legend = list[tuple[str, str]]
-
-
-def plain(text: str) -> str:
-    """``text`` (layer names come from files) made safe for a message box: shown as typed, never
-    read as HTML."""
-    return "<p>" + html.escape(text).replace("\n", "<br>") + "</p>"
 
 
 class LayersPanel(QTreeWidget):
@@ -265,7 +259,7 @@ class LayersPanel(QTreeWidget):
         if confirm:
             answer = QMessageBox.question(
                 self, "Remove layer",
-                plain(f"Remove the layer '{layer.name}' from the project?\n\nIts data file is not deleted."),
+                as_rich_text(f"Remove the layer '{layer.name}' from the project?\n\nIts data file is not deleted."),
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No)
             if answer != QMessageBox.StandardButton.Yes:
                 return False
@@ -436,7 +430,7 @@ class LayersPanel(QTreeWidget):
                 self._filling = True
                 item.setText(0, layer.name)
                 self._filling = False
-                QTimer.singleShot(0, lambda: QMessageBox.information(self, "Rename layer", plain(problem)))
+                QTimer.singleShot(0, lambda: QMessageBox.information(self, "Rename layer", as_rich_text(problem)))
             return
         visible = item.checkState(0) == Qt.CheckState.Checked
         if layer.visible != visible:

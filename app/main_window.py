@@ -29,6 +29,7 @@ from app.editing import install_editing
 from app.layers_panel import LayersPanel
 from app.map_canvas import MapCanvas
 from app.map_toolbar import install_map_tools
+from app.plain_text import tell
 from app.project_actions import install_project_actions
 from app.render import CACHE
 from app.scale_box import ScaleBox
@@ -275,7 +276,7 @@ class MainWindow(QMainWindow):
         if not user_error:
             print(f"CityDesk: unexpected error: {message}", file=sys.stderr)
             message = f"Something went wrong that CityDesk did not expect: {message}"
-        QMessageBox.warning(self, title, message)
+        tell(self, title, message)
 
     def _layers_added(self, result: tuple[list[Layer], CRS]) -> None:
         layers, crs = result
@@ -285,6 +286,7 @@ class MainWindow(QMainWindow):
         self.project.layers[0:0] = layers  # new layers go on top
         self.panel.set_layers(self.project.layers, self._legend)
         self.canvas.refresh()
+        self.mark_modified()
         self.statusBar().showMessage(f"Added {', '.join(lay.name for lay in layers)}", 5000)
 
     def _legend(self, layer: Layer) -> list[tuple[str, str]]:

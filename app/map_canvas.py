@@ -25,9 +25,10 @@ from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QWhe
 from PySide6.QtWidgets import QWidget
 
 from app.map_tools import MapTool, PanTool
-from app.render import BACKGROUND, CACHE, Extent, fit_extent, layer_key, selection_key
+from app.render import BACKGROUND, CACHE, Extent, fit_extent, layer_key
 from app.render_cache import positions
 from app.render_job import Piece, Plan, RenderJob
+from app.render_selection import selection_key
 from app.workers import worker_pool
 from layers.layer import Layer
 

@@ -9,7 +9,8 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QPainter, QPaint
 from PySide6.QtWidgets import QMenu, QToolBar
 
 from app.identify import install_identify_dock
-from app.map_tools import IdentifyTool, MapTool, MeasureTool, PanTool, SelectTool, ZoomBoxTool
+from app.map_tools import IdentifyTool, MapTool, PanTool, SelectTool, ZoomBoxTool
+from app.measure import MeasureTool
 
 ICON_PX = 20
 INK = QColor("#33414e")

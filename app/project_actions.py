@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox, QTo
 
 import app
 from app.autosave import Autosave, autosave_root, inside
+from app.plain_text import tell
 from layers.errors import CityDeskError
 from layers.project import SUFFIX, Project, layers_to_keep, write_layers_file
 
@@ -156,8 +157,8 @@ class ProjectActions(QObject):
 
     def open_recent(self, path: str | Path) -> None:
         if not Path(path).exists():
-            QMessageBox.warning(self.window, "Project not found", f"{path}: the project file does not exist. "
-                                "It was moved or deleted; open it with File → Open project…")
+            tell(self.window, "Project not found", f"{path}: the project file does not exist. "
+                 "It was moved or deleted; open it with File → Open project…")
             return
         self.window.open_project(path)
 
@@ -199,7 +200,7 @@ class ProjectActions(QObject):
         try:
             to_write = layers_to_keep(project, path)
         except CityDeskError as exc:
-            _warn(w, "Cannot save the project", exc.message)
+            tell(w, "Cannot save the project", exc.message)
             return False
         if not to_write:
             return self._write_project(project, path, [], then)
@@ -215,7 +216,7 @@ class ProjectActions(QObject):
         try:
             project.save(path)
         except CityDeskError as exc:
-            _warn(self.window, "Cannot save the project", exc.message)
+            tell(self.window, "Cannot save the project", exc.message)
             return False
         if self.window.project is project:
             self.window.mark_modified(False)
@@ -268,13 +269,6 @@ def _same_file(a: str | Path, b: str | Path) -> bool:
 
 def _writable(path: Path) -> bool:
     return os.access(path if path.exists() else path.parent, os.W_OK)
-
-
-def _warn(parent, title: str, message: str) -> None:
-    """A warning whose text is shown as plain text even if it looks like HTML (names come from files)."""
-    if Qt.mightBeRichText(message):
-        message = "<p>" + message.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;") + "</p>"
-    QMessageBox.warning(parent, title, message)
 
 
 def install_project_actions(window) -> ProjectActions:

@@ -12,7 +12,8 @@ Conventions:
   and points, the colour of lines (``style.stroke`` outlines polygons and points).
 
 A map is composed of one transparent image per layer (:func:`render_layer`), the labels
-(:func:`app.labels.render_labels`) and the selected features (:func:`render_selection`), so the
+(:func:`app.labels.render_labels`) and the selected features (:func:`app.render_selection.render_selection`),
+so the
 canvas can keep the images of layers that did not change (:func:`compose`). :func:`render_layers`
 does all of it in one call (the command line uses it; the canvas the same pieces).
 
@@ -34,17 +35,16 @@ from pyproj import CRS
 from PySide6.QtCore import QByteArray, QDataStream, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 
-from app.render_cache import LINE, POINT, POLYGON, Prepared, RenderCache, flatten, positions, style_key
+from app.render_cache import LINE, POINT, POLYGON, Prepared, RenderCache, flatten, style_key
 from layers.feedback import Cancelled
 from layers.layer import Layer
 
-__all__ = ["BACKGROUND", "CACHE", "Extent", "Prepared", "RenderCache", "compose", "fit_extent", "new_image",
-           "path_from_arrays", "polygon_from_xy", "render_layer", "render_layers", "render_selection",
-           "screen_transform", "to_screen"]
+__all__ = ["BACKGROUND", "CACHE", "Extent", "Prepared", "RenderCache", "compose", "fit_extent", "layer_key",
+           "new_image", "path_from_arrays", "polygon_from_xy", "render_layer", "render_layers", "screen_transform",
+           "style_key", "to_screen"]
 
 Extent = tuple[float, float, float, float]
 BACKGROUND = "#f2efe9"
-SELECTION = "#ffd400"  # selected features: yellow
 LOD_FEATURES = 20_000  # more lines (or points) than this in view: drawn the fast way
 STROKE_MIN_PX = 3.0  # polygons smaller than this on screen are filled without an outline
 FILL_BATCH = 256  # vertices per filled path (whole features)
@@ -125,13 +125,23 @@ def polygon_from_xy(xy: np.ndarray) -> QPolygonF:
 
 # ------------------------------------------------------------------------------- images
 
+def qcolor(text: str) -> QColor:
+    """A style colour as a QColor: ``#rgb``, ``#rrggbb``, a name, or ``#rrggbbaa`` with the alpha
+    last as in CSS and the style files (Qt alone would read ``#aarrggbb``)."""
+    if isinstance(text, str) and len(text) == 9 and text.startswith("#"):
+        colour = QColor(text[:7])
+        colour.setAlpha(int(text[7:9], 16))
+        return colour
+    return QColor(text)
+
+
 def new_image(width_px: int, height_px: int, dpr: float = 1.0, fill: str | None = None) -> QImage:
     """An image of ``width_px`` x ``height_px`` logical pixels, transparent unless ``fill``."""
     dpr = max(float(dpr), 0.1)
     image = QImage(max(round(width_px * dpr), 1), max(round(height_px * dpr), 1),
                    QImage.Format.Format_ARGB32_Premultiplied)
     image.setDevicePixelRatio(dpr)
-    image.fill(QColor(fill) if fill else QColor(0, 0, 0, 0))
+    image.fill(qcolor(fill) if fill else QColor(0, 0, 0, 0))
     return image
 
 
@@ -168,6 +178,7 @@ def render_layers(layers: Sequence[Layer], project_crs: CRS, extent: Extent, wid
     polled between layers and drawing steps; when it returns True, :class:`Cancelled` is raised.
     """
     from app.labels import render_labels
+    from app.render_selection import render_selection
 
     cache = cache or CACHE
     args = (project_crs, extent, width_px, height_px, device_pixel_ratio, cancelled, cache)
@@ -290,8 +301,8 @@ def _draw_polygons(painter: QPainter, style, prepared: Prepared, sel: np.ndarray
             raise Cancelled()
         code = codes[a]
         if code not in brushes:
-            brushes[code] = QColor(prepared.palette[code])
-            brushes[code].setAlphaF(opacity)
+            brushes[code] = qcolor(prepared.palette[code])
+            brushes[code].setAlphaF(opacity * brushes[code].alphaF())
         path = QPainterPath()
         QDataStream(QByteArray(struct.pack(">i", b - a) + raw[a * item:b * item]
                                + struct.pack(">ii", last_start[b - 1] - a, 1))) >> path
@@ -319,7 +330,7 @@ def _draw_lines(painter: QPainter, style, prepared: Prepared, sel: np.ndarray, v
 
 
 def _pen(colour: str, width: float, cap=Qt.PenCapStyle.RoundCap) -> QPen:
-    pen = QPen(QColor(colour), width)
+    pen = QPen(qcolor(colour), width)
     pen.setCapStyle(cap)
     pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
     return pen
@@ -373,9 +384,10 @@ def _splat(image: QImage, xy: np.ndarray, palette: list[str], codes: np.ndarray,
     step = max(int(round(dpr)), 1)
     px = np.floor(xy * dpr).astype(np.int64)
     width, height = image.width(), image.height()
-    argb = np.array([QColor(c).rgb() & 0xFFFFFF for c in palette], dtype=np.uint32)[codes]
+    colours = [qcolor(c) for c in palette]
+    argb = np.array([c.rgb() & 0xFFFFFF for c in colours], dtype=np.uint32)[codes]
     channels = np.stack([(argb >> s) & 0xFF for s in (16, 8, 0)], axis=1).astype(np.float32)  # r, g, b
-    a = np.clip(alpha, 0, 1).astype(np.float32)
+    a = (np.clip(alpha, 0, 1) * np.array([c.alphaF() for c in colours])[codes]).astype(np.float32)
     pixels = np.frombuffer(image.bits(), dtype=np.uint32).reshape(height, image.bytesPerLine() // 4)
     for ox in range(step):
         for oy in range(step):
@@ -391,63 +403,3 @@ def _splat(image: QImage, xy: np.ndarray, palette: list[str], codes: np.ndarray,
                 d = ((dst >> s) & 0xFF).astype(np.float32)
                 out |= np.round(src[:, k] * sa + d * keep).astype(np.uint32) << s
             pixels[ys, xs] = out
-
-
-# ------------------------------------------------------------------------------ selection
-
-def render_selection(layers: Sequence[Layer], selection: Mapping[Layer, np.ndarray], project_crs: CRS,
-                     extent: Extent, width_px: int, height_px: int, device_pixel_ratio: float = 1.0,
-                     cancelled: Never = lambda: False, cache: RenderCache | None = None) -> QImage:
-    """The selected rows (``selection``: ``{layer: rows}``) of the visible ``layers`` (top-first) in
-    yellow, in a transparent image to lay over the map."""
-    cache = cache or CACHE
-    w, h = max(int(width_px), 1), max(int(height_px), 1)
-    view = fit_extent(extent, w, h)
-    image = new_image(w, h, device_pixel_ratio)
-    painter = QPainter(image)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    yellow, fill = QColor(SELECTION), QColor(SELECTION)
-    fill.setAlphaF(0.45)
-    try:
-        for layer in reversed(list(layers)):
-            rows = selection.get(layer)
-            if rows is None or not len(rows) or not layer.visible or layer.gdf is None:
-                continue
-            if cancelled():
-                raise Cancelled()
-            prepared = cache.prepare(layer, project_crs)
-            if prepared is None:
-                continue
-            sel = positions(prepared, rows)
-            b = prepared.bounds[sel]
-            sel = sel[(b[:, 0] <= view[2]) & (b[:, 2] >= view[0]) & (b[:, 1] <= view[3]) & (b[:, 3] >= view[1])]
-            kinds = prepared.kinds[sel]
-            shapes = sel[kinds != POINT]
-            if len(shapes):
-                xy, starts, owner = _screen_vertices(prepared, shapes, view, w, h)
-                polygon = (prepared.kinds[shapes] == POLYGON)[owner]
-                if polygon.any():
-                    painter.fillPath(path_from_arrays(xy[polygon], starts[polygon]), fill)
-                width = max(float(layer.style.stroke_width) + 2, 2.5)
-                _stroke(painter, _pen(SELECTION, width), xy, starts, len(shapes), cancelled)
-                centres = to_screen(np.column_stack([(prepared.bounds[shapes, 0] + prepared.bounds[shapes, 2]) / 2,
-                                                     (prepared.bounds[shapes, 1] + prepared.bounds[shapes, 3]) / 2]),
-                                    view, w, h)
-                _draw_dots(painter, [SELECTION], np.zeros(len(shapes), dtype=np.intp), centres, 3, None, 0)
-            points = sel[kinds == POINT]
-            if len(points):
-                xy = to_screen(shapely.get_coordinates(prepared.geoms[points]), view, w, h)
-                size = max(float(layer.style.size), 4.0) + 4
-                _draw_dots(painter, [SELECTION], np.zeros(len(xy), dtype=np.intp), xy, size, "#000000", 1.0)
-    finally:
-        painter.end()
-    yellow.setAlphaF(1.0)
-    return image
-
-
-def selection_key(selection: Mapping[Layer, np.ndarray]) -> tuple:
-    """What a selection image depends on (besides the view and the layers' keys)."""
-    return tuple(sorted((id(layer), len(rows), hash(np.asarray(rows).tobytes())) for layer, rows in selection.items()))
-
-
-__all__ += ["layer_key", "selection_key", "style_key"]

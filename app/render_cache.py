@@ -12,10 +12,12 @@ for rings each time.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -227,6 +229,19 @@ class Prepared:
         return xy[order], starts[order], owner[order]
 
 
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside: making a million geometry objects otherwise sets off
+    full collections that hold the GIL for 100 ms and more, freezing the GUI thread meanwhile."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def style_key(style: Style) -> str:
     return json.dumps(style.to_dict(), sort_keys=True, default=str)
 
@@ -251,7 +266,7 @@ class RenderCache:
         entry = self._entries.get(layer)
         if entry is not None and entry.gdf is layer.gdf and entry.crs == crs and entry.style_key == key:
             return entry  # the common case, without waiting for the lock
-        with self._lock:
+        with self._lock, gc_paused():
             entry = self._entries.get(layer)
             if entry is None or entry.gdf is not layer.gdf or entry.crs != crs:
                 entry = _reproject(layer, crs)

@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from app import render
+from app.render_cache import gc_paused
 from app.workers import keep_proj_context
 from layers.feedback import Cancelled
 from layers.layer import Layer
@@ -89,7 +90,8 @@ class RenderJob(QRunnable):
     def run(self) -> None:
         keep_proj_context()
         try:
-            image = draw_plan(self.plan, self.cancelled)
+            with gc_paused():  # a full collection would hold the GIL (and freeze the GUI) for long
+                image = draw_plan(self.plan, self.cancelled)
             if not self._cancel.is_set():
                 self.signals.done.emit(self.generation, image, self.plan.extent, self.plan)
         except Cancelled:
@@ -104,6 +106,7 @@ class RenderJob(QRunnable):
 def draw_plan(plan: Plan, cancelled: Callable[[], bool]) -> QImage:
     """Draw the pieces of ``plan`` that are not done and compose the map (on the background)."""
     from app.labels import render_labels
+    from app.render_selection import render_selection
 
     args = (plan.crs, plan.extent, plan.width, plan.height, plan.dpr, cancelled)
     for piece in plan.layers:
@@ -112,7 +115,7 @@ def draw_plan(plan: Plan, cancelled: Callable[[], bool]) -> QImage:
     if plan.labels is not None and not plan.labels.done:
         plan.labels.image, plan.labels.done = render_labels(plan.shown_top_first, *args), True
     if plan.selection is not None and not plan.selection.done:
-        plan.selection.image = render.render_selection(plan.shown_top_first, plan.selected, *args)
+        plan.selection.image = render_selection(plan.shown_top_first, plan.selected, *args)
         plan.selection.done = True
     if cancelled():
         raise Cancelled()

@@ -74,6 +74,7 @@ class ScaleBox(QComboBox):
 
     def set_scale(self, denominator: float) -> None:
         self.canvas.set_scale(denominator)
+        self.canvas.setFocus()  # the box follows the map again
         self.setEditText(format_scale(self.canvas.scale_denominator()))
 
     def _typed(self) -> None:

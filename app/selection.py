@@ -35,7 +35,7 @@ class Selection(QObject):
         ``toggle`` the given rows. Emits ``changed`` only when the selection really changed."""
         if mode not in MODES:
             raise ValueError(f"unknown selection mode {mode!r}")
-        new = np.unique(np.asarray(rows, dtype=np.int64).ravel())
+        new = _sorted_unique(np.asarray(rows, dtype=np.int64).ravel())
         n = 0 if layer.gdf is None else len(layer.gdf)
         new = new[(new >= 0) & (new < n)]
         old = self.rows(layer)
@@ -62,3 +62,14 @@ class Selection(QObject):
     def forget(self, layer: Layer) -> None:
         """Drop a removed layer without telling anyone."""
         self._rows.pop(id(layer), None)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (much faster than numpy 2's hash-based unique on 1M ints)."""
+    if len(values) < 2:
+        return values.copy()
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]

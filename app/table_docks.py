@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMenu, QMessageBox, QStyle, QWidget
 
 from app.attribute_table import AttributeTable
-from app.table_model import rich_plain
+from app.plain_text import as_rich_text
 from layers.layer import Layer
 
 
@@ -61,7 +61,7 @@ class AttributeTables(QObject):
             return None
         if layer.gdf is None:
             QMessageBox.information(self.window, "Open attribute table",
-                                    rich_plain(f"The layer '{layer.name}' could not be read: "
+                                    as_rich_text(f"The layer '{layer.name}' could not be read: "
                                                f"{layer.error or 'its file is missing'}"))
             return None
         table = self.table(layer)

@@ -6,19 +6,22 @@ formats only the cells the view asks for (the visible ones). ``order`` maps a vi
 layer row (a position into ``layer.gdf``, like :class:`app.selection.Selection`): a filter, a
 sort and "show selected only" each only change that one int64 array, which
 :func:`view_order` computes with numpy (it is pure, so a worker can run it).
+:func:`selection_bounds` gives the extent of features for "Zoom to selection".
 """
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from pyproj import CRS
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from app.plain_text import as_rich_text
+from app.render import CACHE
 from layers.expressions import column_kind
 from layers.layer import Layer
 
@@ -42,11 +45,6 @@ def _italic() -> QFont:
 
 
 _ITALIC: QFont | None = None
-
-
-def rich_plain(text: str) -> str:
-    """``text`` (untrusted) as Qt rich text that shows it literally, line breaks kept."""
-    return "<qt>" + html.escape(text).replace("\n", "<br>") + "</qt>"
 
 
 @dataclass
@@ -148,6 +146,33 @@ def runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
+def selection_bounds(layer: Layer, rows: np.ndarray, crs: CRS) -> tuple[float, float, float, float] | None:
+    """Bounds of ``layer``'s features at ``rows`` in the project CRS (None if none has a geometry):
+    from the render cache's reprojected geometry, else by reprojecting those rows."""
+    if layer.gdf is None or not hasattr(layer.gdf, "geometry"):
+        return None
+    prepared = CACHE.prepare(layer, crs)
+    if prepared is not None:
+        b = prepared.bounds[np.isin(prepared.rows, rows)]
+    else:
+        part = layer.gdf.iloc[rows]
+        part = part[part.geometry.notna() & ~part.geometry.is_empty]
+        b = part.to_crs(crs).geometry.bounds.to_numpy() if len(part) else np.empty((0, 4))
+    b = b[np.isfinite(b).all(axis=1)]
+    if len(b) == 0:
+        return None
+    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
+
+
+def padded(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[float, float, float, float]:
+    """``bounds`` with a 10 % margin, at least 200 m (0.002°) across, so one point is not a pinhole."""
+    xmin, ymin, xmax, ymax = bounds
+    least = 0.002 if CRS.from_user_input(crs).is_geographic else 200.0
+    mx = max((xmax - xmin) * 0.1, (least - (xmax - xmin)) / 2, 0.0)
+    my = max((ymax - ymin) * 0.1, (least - (ymax - ymin)) / 2, 0.0)
+    return xmin - mx, ymin - my, xmax + mx, ymax + my
+
+
 class AttributeTableModel(QAbstractTableModel):
     """Read-only table of ``layer``'s attributes, rows in :attr:`order` (view row → layer row)."""
 
@@ -196,6 +221,18 @@ class AttributeTableModel(QAbstractTableModel):
         pos = self._inverse[rows]
         return np.sort(pos[pos >= 0])
 
+    def row_selection(self, starts: np.ndarray, ends: np.ndarray) -> QItemSelection:
+        """Whole view rows ``starts[i]..ends[i]`` (inclusive) as a selection, one range per run
+        (made with ``createIndex``, and spanning all columns so that the Rows flag, whose expansion
+        is quadratic in the number of ranges, is not needed)."""
+        selection = QItemSelection()
+        if not self.columns:
+            return selection
+        make, last = self.createIndex, len(self.columns) - 1
+        for start, end in zip(np.asarray(starts).tolist(), np.asarray(ends).tolist(), strict=True):
+            selection.select(make(start, 0), make(end, last))
+        return selection
+
     def column_index(self, name: str) -> int:
         return next(i for i, c in enumerate(self.columns) if c.name == name)
 
@@ -229,7 +266,7 @@ class AttributeTableModel(QAbstractTableModel):
         if role == _TOOLTIP and column.kind == "text" and not null:
             value = column.values[row]
             text = value if isinstance(value, str) else str(value)
-            return rich_plain(text[:4000]) if len(text) > 40 or "\n" in text else None
+            return as_rich_text(text[:4000]) if len(text) > 40 or "\n" in text else None
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:  # noqa: N802
@@ -241,7 +278,7 @@ class AttributeTableModel(QAbstractTableModel):
                 return column.name
             if role == _TOOLTIP:
                 kind = {"int": "whole number"}.get(column.kind, column.kind)
-                return rich_plain(f"{column.name} ({kind})")
+                return as_rich_text(f"{column.name} ({kind})")
             return None
         if role == _DISPLAY and 0 <= section < len(self.order):
             return str(int(self.order[section]) + 1)  # the feature's number in the layer, from 1

@@ -127,6 +127,19 @@ def test_text_is_shown_as_plain_text(table):
     assert "name" in header_tip and "text" in header_tip
 
 
+def test_long_untrusted_text_gets_an_escaped_tooltip(qtbot):
+    from app.table_model import AttributeTableModel
+
+    long = "<img src=x onerror=alert(1)> " + "word " * 20 + "\nsecond line"
+    layer = Layer("Reports", gpd.GeoDataFrame({"description": pd.array([long], dtype="str")},
+                                              geometry=shapely.points([0.0], [0.0]), crs=CRS))
+    m = AttributeTableModel(layer)
+    tip = m.data(m.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert "&lt;img" in tip and "<img" not in tip and "<br>second line" in tip
+    assert m.data(m.index(0, 0)).startswith("<img src=x")  # shown literally in the cell, on one line
+    assert "\n" not in m.data(m.index(0, 0))
+
+
 def test_view_order_and_runs_are_plain_numpy():
     key = np.array([3.0, np.nan, 1.0, 2.0, 1.0])
     assert view_order(5, key=key).tolist() == [2, 4, 3, 0, 1]  # nulls last, ties in layer order
@@ -202,6 +215,13 @@ def test_selecting_rows_selects_features(shown, table, qtbot):
     click_row(qtbot, table, 7, Qt.KeyboardModifier.ControlModifier)
     assert window.selection.rows(layer).tolist() == [3, 6, 7]
     assert "3 selected" in table.count_label.text()
+
+
+def test_ctrl_a_selects_every_feature(shown, table, qtbot):
+    window, layer = shown
+    table.view.setFocus()
+    qtbot.keyClick(table.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert window.selection.count(layer) == 8
 
 
 def test_map_selection_selects_rows_as_ranges(shown, table, qtbot):
@@ -307,6 +327,17 @@ def test_new_data_after_an_edit_keeps_filter_and_sort(shown, table, qtbot):
     assert column(table, "levels") == ["7", "4", "3"]
 
 
+def test_new_data_without_the_filtered_column_drops_the_filter_and_says_why(shown, table, qtbot):
+    _window, layer = shown
+    type_filter(qtbot, table, "levels >= 3")
+    table.sort("levels")
+    layer.gdf = layer.gdf.drop(columns=["levels"])
+    table.refresh()
+    assert table.model.rowCount() == 8 and table.expression is None and table.sorting is None
+    assert "unknown column 'levels'" in table.error.lower()
+    assert table.view.horizontalHeader().sortIndicatorSection() == -1
+
+
 def test_closing_the_project_closes_its_tables(shown, table, qtbot):
     window, _layer = shown
     window.show_project(Project(layers=[bins_layer()], crs=pyproj.CRS.from_user_input(CRS), title="Other"))
@@ -320,6 +351,7 @@ def test_a_million_rows_open_filter_and_sort_in_a_worker(window, qtbot):
                             "kind": pd.Categorical.from_codes(rng.integers(0, 3, n), ["a", "b", "c"])},
                            geometry=shapely.points(rng.random(n), rng.random(n)), crs=CRS)
     layer = Layer("Big", gdf)
+    assert n >= attribute_table.ASYNC_ROWS  # so filter and sort run in a worker
     t = window.open_attribute_table(layer)
     assert t.model.rowCount() == n
     assert t.model.cell(n - 1, 0) == str(n - 1)
@@ -336,8 +368,3 @@ def test_a_million_rows_open_filter_and_sort_in_a_worker(window, qtbot):
     assert np.all(np.diff(values) >= 0)
     window.selection.select(layer, expected[:100_000:2])
     assert len(t.view.selectionModel().selection()) > 1000
-
-
-@pytest.fixture(autouse=True)
-def _no_async_threshold_change(monkeypatch):
-    assert attribute_table.ASYNC_ROWS == 200_000

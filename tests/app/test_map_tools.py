@@ -13,17 +13,8 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 from shapely.geometry import box
 
-from app.map_tools import (
-    IdentifyTool,
-    MeasureTool,
-    PanTool,
-    SelectTool,
-    ZoomBoxTool,
-    format_area,
-    format_length,
-    measure_area,
-    measure_length,
-)
+from app.map_tools import IdentifyTool, PanTool, SelectTool, ZoomBoxTool
+from app.measure import MeasureTool, format_area, format_length, measure_area, measure_length
 from layers.layer import Layer
 from layers.project import Project
 from layers.style import Style

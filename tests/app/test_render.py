@@ -205,7 +205,7 @@ def test_detailed_geometries_are_simplified_to_the_pixel_at_small_scales():
 
 
 def test_render_layers_draws_the_selection_in_yellow_on_top():
-    from app.render import SELECTION
+    from app.render_selection import SELECTION
 
     layers = city_layers()
     park = layers[2]
@@ -273,3 +273,14 @@ def test_chunked_tree_answers_like_one_strtree():
                 whole.query_nearest(probe, **kwargs).tolist())
     idx, dist = chunked.query_nearest(Point(7.5, 20), return_distance=True)  # two boxes at the same distance
     assert sorted(idx.tolist()) == [0, 1] and dist == pytest.approx([np.hypot(2.5, 15)] * 2)
+
+
+def test_colours_with_alpha_last_as_in_style_files():
+    from app.render import qcolor
+
+    colour = qcolor("#ff000080")  # red, half transparent (CSS order; Qt alone reads #aarrggbb)
+    assert (colour.red(), colour.green(), colour.blue(), colour.alpha()) == (255, 0, 0, 128)
+    layer = Layer("zone", gpd.GeoDataFrame(geometry=[box(*PARK)], crs=3067),
+                  style=Style(fill="#ff000080", fill_opacity=1, stroke_width=0))
+    image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE, background="#ffffff")
+    assert colour_at(image, 385100, 6672100) in ("#ff7f7f", "#ff8080")

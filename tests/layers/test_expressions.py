@@ -4,6 +4,7 @@ problem, and hostile input that must be refused without running anything."""
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from shapely.geometry import Point
 
 from layers.errors import CityDeskError
 from layers.expressions import MAX_LENGTH, Expression, ExpressionError, column_kind, filter_mask, parse
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +193,14 @@ def test_check_finds_column_and_type_errors_without_the_rows(table):
         Expression("nope > 1").check(table)
 
 
+def test_check_uses_the_kinds_of_the_whole_columns():
+    frame = pd.DataFrame({"n": pd.Series([1, None, 2.5], dtype=object), "b": pd.Series([None, True], dtype=object)
+                          .reindex(range(3))})
+    Expression("n > 1 and not b").check(frame)  # numbers and booleans stored as objects, not text
+    assert filter_mask("n > 1 and not b", frame).tolist() == [False, False, False]
+    assert filter_mask("n > 1 or b", frame).tolist() == [False, True, True]
+
+
 def test_empty_table_gives_empty_mask(table):
     assert filter_mask("levels > 1", table.iloc[:0]).shape == (0,)
 
@@ -252,9 +263,18 @@ def test_parse_is_syntax_only():
         parse("nosuchcolumn >")
 
 
-def test_the_module_never_evaluates_code():
+@pytest.mark.parametrize("module", ["expressions.py", "expression_parser.py"])
+def test_the_modules_never_evaluate_code(module):
     """Guard against a future 'simplification': no eval/exec/compile/query on user text."""
-    source = (Path(__file__).resolve().parents[2] / "layers" / "expressions.py").read_text()
+    source = (ROOT / "layers" / module).read_text()
     code = re.sub(r'"""[\s\S]*?"""', "", source)  # docstrings may name them
     for banned in (r"(?<![\w.])(eval|exec|compile|__import__)\(", r"\.(eval|query)\(", r"import ast"):
         assert not re.search(banned, code), banned
+
+
+def test_no_qt_is_imported():
+    code = ("import sys, layers.expressions as e; e.filter_mask('a > 1', __import__('pandas').DataFrame({'a': [2]}));"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'shiboken6')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
