@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.plain_text import as_rich_text
-from app.table_model import AttributeTableModel, padded, runs, selection_bounds, view_order
+from app.table_model import AttributeTableModel, runs, view_order
 from app.workers import Task
 from layers.errors import CityDeskError
 from layers.expressions import Expression, ExpressionError
@@ -436,16 +436,12 @@ class AttributeTable(QWidget):
     # ------------------------------------------------------------------------------ actions
     def zoom_to_selection(self) -> bool:
         """Zoom the map to the selected features (with a margin); False if there is nothing to show."""
-        rows = self.window_.selection.rows(self.layer)
-        project = self.window_.project
-        if not len(rows) or project is None:
+        if not self.window_.selection.count(self.layer):
             self.window_.statusBar().showMessage("Select features first", 5000)
             return False
-        bounds = selection_bounds(self.layer, rows, project.crs)
-        if bounds is None:
+        if not self.window_.canvas.zoom_to_selection(self.window_.selection, [self.layer]):
             self.window_.statusBar().showMessage("The selected features have no geometry", 5000)
             return False
-        self.window_.canvas.zoom_to_extent(padded(bounds, project.crs))
         return True
 
     def export_selection(self, path: str | None = None) -> bool:

@@ -290,17 +290,9 @@ class LayersPanel(QTreeWidget):
 
     def zoom_to_layer(self, layer: Layer) -> None:
         """Show the whole layer on the map, with a small margin."""
-        from app.map_canvas import layers_extent
-
         canvas = getattr(self.window_, "canvas", None)
-        extent = layers_extent([layer], canvas.crs) if canvas is not None else None
-        if extent is None:
-            return
-        xmin, ymin, xmax, ymax = extent
-        least = 0.001 if canvas.crs.is_geographic else 100.0  # a single point: about a street block
-        pad_x = max((xmax - xmin) * 0.03, (least - (xmax - xmin)) / 2, 0.0)
-        pad_y = max((ymax - ymin) * 0.03, (least - (ymax - ymin)) / 2, 0.0)
-        canvas.zoom_to_extent((xmin - pad_x, ymin - pad_y, xmax + pad_x, ymax + pad_y))
+        if canvas is not None:
+            canvas.zoom_to_layer(layer)
 
     def open_style_dialog(self, layer: Layer):
         """Open the style editor for ``layer`` (not modal); Apply and OK restyle the layer."""

@@ -35,7 +35,7 @@ from layers.layer import Layer
 ZOOM_STEP = 1.25  # per wheel notch (120 eighths of a degree)
 FULL_MARGIN = 0.03  # share of the full extent added around it by zoom_full()
 ZOOM_TO_MARGIN = 0.08  # share added around a layer or a selection zoomed to
-MIN_VIEW_M = 60.0  # zooming to one point shows at least this many metres
+MIN_VIEW_M = 150.0  # zooming to one point shows at least this many metres (a street block)
 _GEOD = Geod(ellps="WGS84")
 PLACEHOLDER = ("No project is open.\n\nFile → Open sample city shows central Helsinki;\n"
                "File → Open project… opens a .citydesk file.")
@@ -170,12 +170,12 @@ class MapCanvas(QWidget):
         if box is not None:
             self.zoom_to_extent(self._padded(box))
 
-    def zoom_to_selection(self, selection=None) -> bool:
-        """Show every selected feature (of ``selection``, default the canvas's) of the canvas's
-        layers; False (the view stays) when nothing is selected."""
+    def zoom_to_selection(self, selection=None, layers: Sequence[Layer] | None = None) -> bool:
+        """Show every selected feature (of ``selection``, default the canvas's) of ``layers``
+        (default the canvas's layers); False (the view stays) when nothing is selected."""
         selection = selection if selection is not None else self.selection
         boxes = []
-        for layer in self.layers if selection is not None else []:
+        for layer in (layers if layers is not None else self.layers) if selection is not None else []:
             rows = selection.rows(layer)
             prepared = CACHE.prepare(layer, self.crs) if len(rows) else None
             if prepared is not None:

@@ -6,7 +6,7 @@ formats only the cells the view asks for (the visible ones). ``order`` maps a vi
 layer row (a position into ``layer.gdf``, like :class:`app.selection.Selection`): a filter, a
 sort and "show selected only" each only change that one int64 array, which
 :func:`view_order` computes with numpy (it is pure, so a worker can run it).
-:func:`selection_bounds` gives the extent of features for "Zoom to selection".
+
 """
 
 from __future__ import annotations
@@ -16,12 +16,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyproj import CRS
 from PySide6.QtCore import QAbstractTableModel, QItemSelection, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.plain_text import as_rich_text
-from app.render import CACHE
 from layers.expressions import column_kind
 from layers.layer import Layer
 
@@ -144,33 +142,6 @@ def runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts = np.concatenate([rows[:1], rows[breaks + 1]])
     ends = np.concatenate([rows[breaks], rows[-1:]])
     return starts, ends
-
-
-def selection_bounds(layer: Layer, rows: np.ndarray, crs: CRS) -> tuple[float, float, float, float] | None:
-    """Bounds of ``layer``'s features at ``rows`` in the project CRS (None if none has a geometry):
-    from the render cache's reprojected geometry, else by reprojecting those rows."""
-    if layer.gdf is None or not hasattr(layer.gdf, "geometry"):
-        return None
-    prepared = CACHE.prepare(layer, crs)
-    if prepared is not None:
-        b = prepared.bounds[np.isin(prepared.rows, rows)]
-    else:
-        part = layer.gdf.iloc[rows]
-        part = part[part.geometry.notna() & ~part.geometry.is_empty]
-        b = part.to_crs(crs).geometry.bounds.to_numpy() if len(part) else np.empty((0, 4))
-    b = b[np.isfinite(b).all(axis=1)]
-    if len(b) == 0:
-        return None
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
-
-
-def padded(bounds: tuple[float, float, float, float], crs: CRS) -> tuple[float, float, float, float]:
-    """``bounds`` with a 10 % margin, at least 200 m (0.002°) across, so one point is not a pinhole."""
-    xmin, ymin, xmax, ymax = bounds
-    least = 0.002 if CRS.from_user_input(crs).is_geographic else 200.0
-    mx = max((xmax - xmin) * 0.1, (least - (xmax - xmin)) / 2, 0.0)
-    my = max((ymax - ymin) * 0.1, (least - (ymax - ymin)) / 2, 0.0)
-    return xmin - mx, ymin - my, xmax + mx, ymax + my
 
 
 class AttributeTableModel(QAbstractTableModel):
