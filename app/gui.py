@@ -49,7 +49,12 @@ def main(argv: list[str] | None = None) -> int:
             window.statusBar().showMessage("Open a project with File → Open project…, or add a layer", 15000)
 
     window.project_actions.start_session(open_first)  # autosave on; first offers to recover a crashed session's work
-    return qt_app.exec()
+    code = qt_app.exec()
+    from app.workers import worker_pool
+
+    worker_pool().clear()  # jobs not started yet; running ones see their windows gone and stop
+    worker_pool().waitForDone(5000)
+    return code
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from PySide6.QtGui import QImage
 
 from app import render
 from app.render_cache import gc_paused
-from app.workers import keep_proj_context
+from app.workers import emit, keep_proj_context
 from layers.feedback import Cancelled
 from layers.layer import Layer
 
@@ -93,11 +93,11 @@ class RenderJob(QRunnable):
             with gc_paused():  # a full collection would hold the GIL (and freeze the GUI) for long
                 image = draw_plan(self.plan, self.cancelled)
             if not self._cancel.is_set():
-                self.signals.done.emit(self.generation, image, self.plan.extent, self.plan)
+                emit(self.signals.done, self.generation, image, self.plan.extent, self.plan)
         except Cancelled:
             pass
         except Exception as exc:  # a worker must never die silently; the canvas reports it
-            self.signals.failed.emit(self.generation, f"{type(exc).__name__}: {exc}")
+            emit(self.signals.failed, self.generation, f"{type(exc).__name__}: {exc}")
         finally:
             keep_proj_context()
             _RUNNING.discard(self)

@@ -6,6 +6,7 @@ Every ``QRunnable.run()`` that may use pyproj calls :func:`keep_proj_context` fi
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -76,7 +77,7 @@ class Task(QRunnable):
 
     def progress(self, fraction: float, message: str = "") -> None:
         self._last = max(self._last, min(max(float(fraction), 0.0), 1.0))
-        self.signals.progress.emit(self.generation, self._last, message)
+        emit(self.signals.progress, self.generation, self._last, message)
 
     def check_cancelled(self) -> None:
         if self._cancel.is_set():
@@ -94,13 +95,20 @@ class Task(QRunnable):
         try:
             result = self.fn(self)
             self.check_cancelled()
-            self.signals.finished.emit(self.generation, result)
+            emit(self.signals.finished, self.generation, result)
         except Cancelled:
-            self.signals.cancelled.emit(self.generation)
+            emit(self.signals.cancelled, self.generation)
         except CityDeskError as exc:
-            self.signals.failed.emit(self.generation, exc.message, True)
+            emit(self.signals.failed, self.generation, exc.message, True)
         except Exception as exc:  # shown as a message, never as a traceback
-            self.signals.failed.emit(self.generation, f"{type(exc).__name__}: {exc}", False)
+            emit(self.signals.failed, self.generation, f"{type(exc).__name__}: {exc}", False)
         finally:
             keep_proj_context()
             _TASKS.discard(self)
+
+
+def emit(signal, *args) -> None:
+    """Emit from a worker; if the receiving side is gone (the window closed while the work ran),
+    the result is simply dropped instead of printing a traceback from the worker thread."""
+    with contextlib.suppress(RuntimeError):  # "Signal source has been deleted"
+        signal.emit(*args)
