@@ -12,12 +12,10 @@ for rings each time.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -25,6 +23,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from app.workers import gc_paused
 from layers.layer import Layer
 from layers.style import Style, symbolize
 
@@ -227,19 +226,6 @@ class Prepared:
         xy, starts = np.concatenate([xy_a, xy_b]), np.concatenate([st_a, st_b])
         order = np.argsort(owner, kind="stable")  # back in the order of ``features``
         return xy[order], starts[order], owner[order]
-
-
-@contextmanager
-def gc_paused():
-    """No cyclic garbage collection inside: making a million geometry objects otherwise sets off
-    full collections that hold the GIL for 100 ms and more, freezing the GUI thread meanwhile."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def style_key(style: Style) -> str:

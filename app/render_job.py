@@ -19,8 +19,7 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage
 
 from app import render
-from app.render_cache import gc_paused
-from app.workers import emit, keep_proj_context
+from app.workers import emit, gc_paused, keep_proj_context
 from layers.feedback import Cancelled
 from layers.layer import Layer
 

@@ -7,6 +7,7 @@ Every ``QRunnable.run()`` that may use pyproj calls :func:`keep_proj_context` fi
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 from collections.abc import Callable
 
@@ -93,7 +94,8 @@ class Task(QRunnable):
     def run(self) -> None:
         keep_proj_context()
         try:
-            result = self.fn(self)
+            with gc_paused():
+                result = self.fn(self)
             self.check_cancelled()
             emit(self.signals.finished, self.generation, result)
         except Cancelled:
@@ -112,3 +114,29 @@ def emit(signal, *args) -> None:
     the result is simply dropped instead of printing a traceback from the worker thread."""
     with contextlib.suppress(RuntimeError):  # "Signal source has been deleted"
         signal.emit(*args)
+
+
+_GC_LOCK = threading.Lock()
+_GC_USERS = 0
+_GC_WAS_ENABLED = True
+
+
+@contextlib.contextmanager
+def gc_paused():
+    """No cyclic garbage collection while the block runs (in any thread). Making a million
+    geometry objects in a worker otherwise sets off full collections that hold the GIL for
+    100-200 ms and freeze the GUI thread meanwhile. Nested and concurrent uses are counted:
+    collection comes back when the last one ends."""
+    global _GC_USERS, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_USERS == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_USERS += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_USERS -= 1
+            if _GC_USERS == 0 and _GC_WAS_ENABLED:
+                gc.enable()

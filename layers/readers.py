@@ -295,7 +295,7 @@ def _read_ogr(path: Path, kind: str, layer: str | None) -> gpd.GeoDataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.filterwarnings("ignore", message="More than one layer found")
-            gdf = pyogrio.read_dataframe(source, layer=layer, on_invalid="fix", use_arrow=False)
+            gdf = pyogrio.read_dataframe(source, layer=layer, on_invalid="fix", use_arrow=True)
     except Exception as exc:
         raise CityDeskError(f"cannot be read as {KIND_NAMES[kind]} ({_short(exc)})", source=path,
                             fix=_SHX_FIX if ".shx" in str(exc) else "The file may be damaged or in another "
