@@ -78,7 +78,11 @@ class TableColumn:
         value = self.values[row]
         if self.kind == "number":
             value = float(value)
-            return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.10g}"
+            if value.is_integer() and abs(value) < 1e15:
+                return str(int(value))
+            if 1 <= abs(value) < 1e15:  # three decimals are enough to read; sort and filter use full values
+                return f"{value:.3f}".rstrip("0").rstrip(".")
+            return f"{value:.4g}"
         if self.kind == "int":
             return str(int(value))
         if self.kind == "bool":
