@@ -17,6 +17,8 @@ from layers.style import Style
 _MODULES = (
     "analysis.coverage",
     "analysis.dasymetric",
+    "analysis.age_friendly",
+    "analysis.isochrones",
 )
 
 

@@ -18,9 +18,11 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -116,7 +118,10 @@ class AnalysisDialog(QDialog):
             kinds = " or ".join(role.geometry)
             help_text = f"{role.help} ({kinds} layer{'' if role.required else ', optional'})".strip()
             _add_row(role_form, f"{param_label(role.name)}:", combo, help_text)
-        layout.addWidget(inputs)
+        body = QWidget(self)  # inputs and parameters scroll when an analysis has many of them
+        body_layout = QVBoxLayout(body)
+        body_layout.setContentsMargins(0, 0, 0, 0)
+        body_layout.addWidget(inputs)
 
         params = QGroupBox("Parameters", self)
         self.editors: dict[str, QWidget] = {}
@@ -127,7 +132,13 @@ class AnalysisDialog(QDialog):
             self.editors[param.name] = editor
             _add_row(param_form, f"{param_label(param.name)}:", editor, param.help)
         if spec.params:
-            layout.addWidget(params)
+            body_layout.addWidget(params)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        scroll.setMinimumHeight(min(body.sizeHint().height() + 4, 640))
+        layout.addWidget(scroll, 1)
 
         self.message = _label("")
         self.message.setStyleSheet("color: #b00020;")
@@ -207,7 +218,11 @@ class AnalysisDialog(QDialog):
             combo.addItem(text, layer)
             combo.setItemData(combo.count() - 1, f"{len(layer):,} {layer.geometry_kind} features".replace(",", " "),
                               Qt.ItemDataRole.ToolTipRole)
-        default = default_layer(role, candidates, taken) if role.required else None
+        if role.required:
+            default = default_layer(role, candidates, taken)
+        else:  # an optional input is filled in only by a layer of exactly that role
+            default = next((lay for lay in candidates if lay.role == role.name and len(lay) and lay not in RESULTS),
+                           None)
         if default is not None:
             combo.setCurrentIndex(combo.findData(default))
             taken.append(default)

@@ -19,7 +19,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPainterPath, QPen
 
 from app.render import CACHE, Extent, fit_extent, new_image, qcolor, screen_transform, to_screen
-from app.render_cache import LINE, POINT, Prepared, RenderCache
+from app.render_cache import CHUNK, LINE, POINT, Prepared, RenderCache, breathe, chunks
 from layers.feedback import Cancelled
 from layers.layer import Layer
 
@@ -91,16 +91,23 @@ def render_labels(layers: Sequence[Layer], project_crs: CRS, extent: Extent, wid
 
 
 def _anchors(prepared: Prepared) -> np.ndarray:
-    if prepared.anchors is None:
-        prepared.anchors = shapely.get_coordinates(shapely.point_on_surface(prepared.geoms)).reshape(-1, 2)
+    if prepared.anchors is None:  # in chunks: making the points holds the GIL
+        prepared.anchors = np.concatenate([
+            shapely.get_coordinates(shapely.point_on_surface(prepared.geoms[a:b])).reshape(-1, 2)
+            for a, b in chunks(len(prepared.geoms))] or [np.empty((0, 2))])
     return prepared.anchors
 
 
 def _texts(values) -> tuple[np.ndarray, np.ndarray]:
-    """The label texts (cut to ``MAX_CHARS``) and whether each is worth writing."""
-    text = values.astype(str)
-    ok = values.notna().to_numpy() & (text.str.strip().str.len() > 0).to_numpy()
-    return text.str.slice(0, MAX_CHARS).to_numpy(dtype=object), ok
+    """The label texts (cut to ``MAX_CHARS``) and whether each is worth writing (in chunks:
+    making the strings holds the GIL)."""
+    texts, oks = [np.empty(0, dtype=object)], [np.empty(0, dtype=bool)]
+    for a, b in chunks(len(values)):
+        part = values.iloc[a:b]
+        text = part.astype(str)
+        oks.append(part.notna().to_numpy() & (text.str.strip().str.len() > 0).to_numpy())
+        texts.append(text.str.slice(0, MAX_CHARS).to_numpy(dtype=object))
+    return np.concatenate(texts), np.concatenate(oks)
 
 
 def _merged_lines(layer: Layer, prepared: Prepared):
@@ -114,10 +121,18 @@ def _merged_lines(layer: Layer, prepared: Prepared):
         lines, texts = lines[ok], texts[ok]
         names, group = np.unique(texts.astype(str), return_inverse=True)
         order = np.argsort(group, kind="stable")
-        multi = shapely.multilinestrings(shapely.get_parts(prepared.geoms[lines[order]]),
-                                         indices=np.repeat(group[order], shapely.get_num_geometries(
-                                             prepared.geoms[lines[order]])))
-        merged, of = shapely.get_parts(shapely.line_merge(multi), return_index=True)
+        lines, group = lines[order], group[order]
+        cuts = np.unique(np.r_[0, np.searchsorted(group, group[CHUNK::CHUNK]), len(lines)])  # whole names
+        merged, of = [np.empty(0, dtype=object)], [np.empty(0, dtype=np.intp)]
+        for a, b in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):  # in chunks: holds the GIL
+            breathe()
+            geoms = prepared.geoms[lines[a:b]]
+            multi = shapely.multilinestrings(shapely.get_parts(geoms), indices=np.repeat(
+                group[a:b] - group[a], shapely.get_num_geometries(geoms)))
+            parts, which = shapely.get_parts(shapely.line_merge(multi), return_index=True)
+            merged.append(parts)
+            of.append(which + group[a])
+        merged, of = np.concatenate(merged), np.concatenate(of)
         kept = (merged, names.astype(object)[of], shapely.STRtree(merged))
         prepared.geometry.labels[column] = kept
     return kept
@@ -129,8 +144,11 @@ def _label_layer(painter: QPainter, layer: Layer, prepared: Prepared, view: Exte
     if style.label_field not in prepared.gdf.columns:
         return
     box = shapely.box(*view)
+    scale = screen_transform(view, w, h)[0]
     idx = np.sort(prepared.tree.query(box))
-    idx = idx[prepared.kinds[idx] != LINE]
+    b = prepared.bounds[idx]
+    big = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * scale >= 24
+    idx = idx[(prepared.kinds[idx] == POINT) | ((prepared.kinds[idx] != LINE) & big)]  # lines: merged below
     texts, ok = _texts(prepared.gdf[style.label_field].iloc[prepared.rows[idx]])
     geoms, kinds, anchors = prepared.geoms[idx], prepared.kinds[idx], _anchors(prepared)[idx]
     if (prepared.kinds == LINE).any():
@@ -149,7 +167,6 @@ def _label_layer(painter: QPainter, layer: Layer, prepared: Prepared, view: Exte
     halo = QPen(QColor(255, 255, 255, 220), 3.0)
     halo.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
     ink = qcolor(getattr(style, "label_color", "#222222"))
-    scale = screen_transform(view, w, h)[0]
     b = shapely.bounds(geoms).reshape(-1, 4)
     size_px = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]) * scale
     lines = kinds == LINE
@@ -165,8 +182,10 @@ def _label_layer(painter: QPainter, layer: Layer, prepared: Prepared, view: Exte
     offset = style.size / 2 + 3
     anchors = to_screen(anchors[chosen], view, w, h)
     for n, k in enumerate(chosen):
-        if n % 200 == 0 and cancelled():
-            raise Cancelled()
+        if n % 50 == 0:
+            if cancelled():
+                raise Cancelled()
+            breathe()
         text, tw, kind = texts[k], widths[n], int(kinds[k])
         if kind == LINE:
             x, y, angle, length = next(line_pos)

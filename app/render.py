@@ -22,6 +22,11 @@ the STRtree, gathers and transforms the visible vertices with numpy, simplifies 
 to half a pixel, writes features smaller than a pixel straight into the image's memory, and fills
 polygons in small batches of neighbouring features (Qt's antialiasing rasterizer is many times
 faster on small paths than on one path spanning the map).
+
+The GUI thread stays responsive while a worker renders: features are drawn in chunks of about
+``CHUNK_VERTICES`` vertices (:func:`app.render_cache.feature_chunks`), every Qt call draws one small
+batch, Qt objects are reused rather than made per batch (:func:`each_path`), and the worker gives
+the GIL away between steps (:func:`app.render_cache.breathe`).
 """
 
 from __future__ import annotations
@@ -33,9 +38,23 @@ import numpy as np
 import shapely
 from pyproj import CRS
 from PySide6.QtCore import QByteArray, QDataStream, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
 
-from app.render_cache import LINE, POINT, POLYGON, Prepared, RenderCache, flatten, style_key
+from app.render_cache import (
+    LINE,
+    POINT,
+    POLYGON,
+    Prepared,
+    RenderCache,
+    batch_groups,
+    batches,
+    breathe,
+    chunks,
+    feature_chunks,
+    flatten,
+    ring_cuts,
+    style_key,
+)
 from layers.feedback import Cancelled
 from layers.layer import Layer
 
@@ -48,6 +67,8 @@ BACKGROUND = "#f2efe9"
 LOD_FEATURES = 20_000  # more lines (or points) than this in view: drawn the fast way
 STROKE_MIN_PX = 3.0  # polygons smaller than this on screen are filled without an outline
 FILL_BATCH = 256  # vertices per filled path (whole features)
+STROKE_BATCH = 8_192  # vertices per hairline path (whole rings / lines)
+DOT_BATCH = 8_192  # points per drawPoints call
 _VERTEX = np.dtype([("t", ">i4"), ("x", ">f8"), ("y", ">f8")])  # QPainterPath's stream format
 CACHE = RenderCache()
 Never = Callable[[], bool]
@@ -92,17 +113,6 @@ def _packed(xy: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return packed
 
 
-def _path(packed: np.ndarray, fill_rule: int = 1) -> QPainterPath:
-    """A path from packed vertices whose first element is a move; ``fill_rule`` 1 = winding."""
-    n = len(packed)
-    path = QPainterPath()
-    if n:
-        last_start = int(np.flatnonzero(packed["t"] == 0)[-1])
-        data = struct.pack(">i", n) + packed.tobytes() + struct.pack(">ii", last_start, fill_rule)
-        QDataStream(QByteArray(data)) >> path
-    return path
-
-
 def path_from_arrays(xy: np.ndarray, starts: np.ndarray, fill_rule=Qt.FillRule.WindingFill) -> QPainterPath:
     """A QPainterPath of all rings / lines in ``xy`` (pixels); ``starts`` marks each first vertex.
 
@@ -110,17 +120,66 @@ def path_from_arrays(xy: np.ndarray, starts: np.ndarray, fill_rule=Qt.FillRule.W
     ``operator>>(QDataStream&, QPainterPath&)``), so the cost is numpy's, not Python's."""
     if len(xy) == 0:
         return QPainterPath()
-    starts = np.asarray(starts, dtype=bool).copy()
-    starts[0] = True
-    return _path(_packed(xy, starts), 1 if fill_rule == Qt.FillRule.WindingFill else 0)
+    rule = 1 if fill_rule == Qt.FillRule.WindingFill else 0
+    for _, path in each_path(xy, np.asarray(starts, dtype=bool), np.array([0, len(xy)]), lambda: False, rule):
+        return QPainterPath(path)
 
 
 def polygon_from_xy(xy: np.ndarray) -> QPolygonF:
     """A QPolygonF of the ``(n, 2)`` pixel coordinates, streamed like :func:`path_from_arrays`."""
-    data = struct.pack(">I", len(xy)) + np.ascontiguousarray(xy, dtype=">f8").tobytes()
+    for _, polygon in each_polygon(xy, np.array([0, len(xy)]), lambda: False):
+        return QPolygonF(polygon)
+
+
+def each_path(xy: np.ndarray, starts: np.ndarray, cuts: np.ndarray, cancelled: Never, fill_rule: int = 1):
+    """``(k, path)`` for each batch ``xy[cuts[k]:cuts[k + 1]]`` (pixels; each batch starts a ring),
+    as a QPainterPath (``fill_rule`` 1 = winding). The path object is reused: draw it before
+    taking the next.
+
+    The batches of about ``CHUNK_VERTICES`` vertices are streamed into one ``QDataStream`` (one
+    record per batch, in the format of ``operator>>(QDataStream&, QPainterPath&)``) and read one
+    by one into the same path: no Qt object is made or deleted per batch (PySide6 releases the
+    GIL for every deletion, which starves the GUI thread), and each Qt call stays short.
+    ``cancelled`` is polled and the GIL given away (:func:`breathe`) every few batches."""
+    item = _VERTEX.itemsize
+    path = QPainterPath()
+    for i, j in batch_groups(cuts):
+        a, b = int(cuts[i]), int(cuts[j])
+        starts_ab = starts[a:b].copy()
+        starts_ab[cuts[i:j] - a] = True
+        raw = _packed(xy[a:b], starts_ab).tobytes()
+        local = cuts[i:j + 1] - a
+        last = np.maximum.accumulate(np.where(starts_ab, np.arange(b - a), 0))[local[1:] - 1] - local[:-1]
+        stream = QDataStream(QByteArray(b"".join(
+            struct.pack(">i", e - s) + raw[s * item:e * item] + struct.pack(">ii", c, fill_rule)
+            for s, e, c in zip(local[:-1].tolist(), local[1:].tolist(), last.tolist(), strict=True))))
+        for k in range(i, j):
+            if (k - i) % 64 == 0:
+                if cancelled():
+                    raise Cancelled()
+                breathe()
+            path.clear()
+            stream >> path
+            yield k, path
+
+
+def each_polygon(xy: np.ndarray, cuts: np.ndarray, cancelled: Never):
+    """``(k, polygon)`` for each batch ``xy[cuts[k]:cuts[k + 1]]`` as a QPolygonF, streamed and
+    reused like the paths of :func:`each_path`."""
     polygon = QPolygonF()
-    QDataStream(QByteArray(data)) >> polygon
-    return polygon
+    for i, j in batch_groups(cuts):
+        a, b = int(cuts[i]), int(cuts[j])
+        raw = np.ascontiguousarray(xy[a:b], dtype=">f8").tobytes()
+        local = (cuts[i:j + 1] - a).tolist()
+        stream = QDataStream(QByteArray(b"".join(struct.pack(">I", e - s) + raw[s * 16:e * 16]
+                                                 for s, e in zip(local[:-1], local[1:], strict=True))))
+        for k in range(i, j):
+            if (k - i) % 64 == 0:
+                if cancelled():
+                    raise Cancelled()
+                breathe()
+            stream >> polygon
+            yield k, polygon
 
 
 # ------------------------------------------------------------------------------- images
@@ -224,6 +283,7 @@ def _draw_layer(image: QImage, style, prepared: Prepared, view: Extent, w: int, 
                                    (prepared.bounds[dots, 1] + prepared.bounds[dots, 3]) / 2])
         alpha = np.where(prepared.kinds[dots] == POLYGON, min(max(style.fill_opacity, 0.0), 1.0), 1.0)
         _splat(image, to_screen(centres, view, w, h), prepared.palette, prepared.codes[dots], alpha)
+    breathe()
     painter = QPainter(image)
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -235,10 +295,13 @@ def _draw_layer(image: QImage, style, prepared: Prepared, view: Extent, w: int, 
             _draw_lines(painter, style, prepared, idx[lines], view, w, h, cancelled)
         points = idx[kinds == POINT]
         if len(points):
-            parts, which = shapely.get_parts(prepared.geoms[points], return_index=True)
-            xy = to_screen(shapely.get_coordinates(parts), view, w, h)
-            _draw_dots(painter, prepared.palette, prepared.codes[points[which]], xy, style.size, style.stroke,
-                       style.stroke_width)
+            xy, codes = [], []
+            for a, b in chunks(len(points)):  # the points of multipoints too, without making geometries
+                geoms = prepared.geoms[points[a:b]]
+                xy.append(shapely.get_coordinates(geoms))
+                codes.append(np.repeat(prepared.codes[points[a:b]], shapely.get_num_coordinates(geoms)))
+            _draw_dots(painter, prepared.palette, np.concatenate(codes), to_screen(np.concatenate(xy), view, w, h),
+                       style.size, style.stroke, style.stroke_width, cancelled)
     finally:
         painter.end()
 
@@ -270,63 +333,62 @@ def _screen_vertices(prepared: Prepared, sel: np.ndarray, view: Extent, w: int, 
     return to_screen(xy, view, w, h), starts, owner
 
 
-def _batches(owner: np.ndarray, codes: np.ndarray, limit: int) -> np.ndarray:
-    """Cut points (vertex positions, first 0, last ``len(owner)``) splitting vertices into runs
-    of one colour of whole features of about ``limit`` vertices."""
-    n = len(owner)
-    first = np.r_[0, np.flatnonzero(owner[1:] != owner[:-1]) + 1]  # first vertex of each feature
-    colour_change = np.r_[True, codes[first[1:]] != codes[first[:-1]]]
-    block = first // limit
-    block_change = np.r_[True, block[1:] != block[:-1]]
-    return np.r_[first[colour_change | block_change], n]
-
-
 def _draw_polygons(painter: QPainter, style, prepared: Prepared, sel: np.ndarray, size: np.ndarray,
                    view: Extent, w: int, h: int, cancelled: Never) -> None:
+    """Fill the polygons ``sel`` by colour, neighbours together, in batches of ``FILL_BATCH``
+    vertices; then outline those at least ``STROKE_MIN_PX`` across. Done in chunks of features."""
     order = np.lexsort((prepared.rank[sel], prepared.codes[sel]))  # by colour, then neighbours together
     sel, size = sel[order], size[order]
-    xy, starts, owner = _screen_vertices(prepared, sel, view, w, h)
-    if len(xy) == 0:
-        return
-    codes = prepared.codes[sel][owner]
-    raw = _packed(xy, starts).tobytes()
-    last_start = np.maximum.accumulate(np.where(starts, np.arange(len(starts)), 0))
-    cuts = _batches(owner, codes, FILL_BATCH)
     painter.setPen(Qt.PenStyle.NoPen)
     opacity = min(max(style.fill_opacity, 0.0), 1.0)
-    brushes = {}
-    item = _VERTEX.itemsize
-    for i, (a, b) in enumerate(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True)):
-        if i % 256 == 0 and cancelled():
-            raise Cancelled()
-        code = codes[a]
-        if code not in brushes:
-            brushes[code] = qcolor(prepared.palette[code])
-            brushes[code].setAlphaF(opacity * brushes[code].alphaF())
-        path = QPainterPath()
-        QDataStream(QByteArray(struct.pack(">i", b - a) + raw[a * item:b * item]
-                               + struct.pack(">ii", last_start[b - 1] - a, 1))) >> path
-        painter.fillPath(path, brushes[code])
+    brushes: dict[int, QBrush] = {}
     stroke_w = max(float(style.stroke_width), 0.0)
-    outlined = size >= STROKE_MIN_PX
-    if stroke_w > 0 and outlined.any():
-        keep = outlined[owner]
-        _stroke(painter, _pen(style.stroke, stroke_w), xy[keep], starts[keep], int(outlined.sum()), cancelled)
+    outlined = size >= STROKE_MIN_PX if stroke_w > 0 else np.zeros(len(sel), dtype=bool)
+    outlines, done = [], 0
+    for a, b in feature_chunks(prepared, sel):
+        if cancelled():
+            raise Cancelled()
+        xy, starts, owner = _screen_vertices(prepared, sel[a:b], view, w, h)
+        if len(xy) == 0:
+            continue
+        codes = prepared.codes[sel[a:b]][owner]
+        cuts = batches(owner, codes, FILL_BATCH, done)
+        done += len(xy)
+        batch_codes = codes[cuts[:-1]].tolist()
+        for k, path in each_path(xy, starts, cuts, cancelled):
+            code = batch_codes[k]
+            if code not in brushes:
+                colour = qcolor(prepared.palette[code])
+                colour.setAlphaF(opacity * colour.alphaF())
+                brushes[code] = QBrush(colour)
+            painter.fillPath(path, brushes[code])
+        keep = outlined[a:b][owner]
+        if keep.any():
+            outlines.append((xy[keep], starts[keep]))
+        breathe()
+    if outlines:  # on top of every fill
+        xy, starts = np.concatenate([o[0] for o in outlines]), np.concatenate([o[1] for o in outlines])
+        _stroke(painter, _pen(style.stroke, stroke_w), xy, starts, int(outlined.sum()), cancelled)
 
 
 def _draw_lines(painter: QPainter, style, prepared: Prepared, sel: np.ndarray, view: Extent, w: int, h: int,
                 cancelled: Never) -> None:
     sel = sel[np.argsort(prepared.codes[sel], kind="stable")]
-    xy, starts, owner = _screen_vertices(prepared, sel, view, w, h)
-    if len(xy) == 0:
-        return
-    codes = prepared.codes[sel][owner]
-    cuts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, len(codes)]
     width = max(float(style.stroke_width), 0.5)
-    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        starts_ab = starts[a:b].copy()
-        starts_ab[0] = True
-        _stroke(painter, _pen(prepared.palette[codes[a]], width), xy[a:b], starts_ab, len(sel), cancelled)
+    pens: dict[int, QPen] = {}
+    for a, b in feature_chunks(prepared, sel):
+        xy, starts, owner = _screen_vertices(prepared, sel[a:b], view, w, h)
+        if len(xy) == 0:
+            continue
+        codes = prepared.codes[sel[a:b]][owner]
+        cuts = np.r_[0, np.flatnonzero(codes[1:] != codes[:-1]) + 1, len(codes)]
+        for c, d in zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True):
+            starts_cd = starts[c:d].copy()
+            starts_cd[0] = True
+            code = int(codes[c])
+            if code not in pens:
+                pens[code] = _pen(prepared.palette[code], width)
+            _stroke(painter, pens[code], xy[c:d], starts_cd, len(sel), cancelled)
 
 
 def _pen(colour: str, width: float, cap=Qt.PenCapStyle.RoundCap) -> QPen:
@@ -338,8 +400,9 @@ def _pen(colour: str, width: float, cap=Qt.PenCapStyle.RoundCap) -> QPen:
 
 def _stroke(painter: QPainter, pen: QPen, xy: np.ndarray, starts: np.ndarray, features: int,
             cancelled: Never) -> None:
-    """Stroke every line / ring of ``xy``. Hairlines (1 device pixel or less) go in one path;
-    wider pens one polyline each, which Qt's raster engine strokes far faster than one big path."""
+    """Stroke every line / ring of ``xy``. Hairlines (1 device pixel or less) go in paths of many
+    rings (``STROKE_BATCH`` vertices); wider pens one polyline each, which Qt's raster engine
+    strokes far faster than one big path."""
     if len(xy) == 0:
         return
     painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -349,19 +412,20 @@ def _stroke(painter: QPainter, pen: QPen, xy: np.ndarray, starts: np.ndarray, fe
         pen.setWidthF(min(pen.widthF(), 1.0 / dpr))
     painter.setPen(pen)
     if pen.widthF() * dpr <= 1.0:
-        painter.drawPath(path_from_arrays(xy, starts))
+        for _, path in each_path(xy, starts, ring_cuts(starts, STROKE_BATCH), cancelled):
+            painter.drawPath(path)
         return
-    cuts = np.r_[np.flatnonzero(starts), len(xy)]
-    for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True)):
-        if i % 500 == 0 and cancelled():
-            raise Cancelled()
-        painter.drawPolyline(polygon_from_xy(xy[a:b]))
+    for _, polyline in each_polygon(xy, ring_cuts(starts, 1), cancelled):
+        painter.drawPolyline(polyline)
 
 
 def _draw_dots(painter: QPainter, palette: list[str], codes: np.ndarray, xy: np.ndarray, size: float,
-               stroke: str | None, stroke_width: float) -> None:
+               stroke: str | None, stroke_width: float, cancelled: Never = lambda: False) -> None:
     """Round dots of ``size`` px at ``xy``, filled with each feature's colour, outlined in ``stroke``.
-    Dots under 3 px are squares and dense views are not antialiased (both many times faster)."""
+    Dots under 3 px are squares and dense views are not antialiased (both many times faster).
+    Drawn in batches of ``DOT_BATCH`` points."""
+    if len(xy) == 0:
+        return
     size = max(float(size), 1.0)
     cap = Qt.PenCapStyle.RoundCap if size >= 3 else Qt.PenCapStyle.SquareCap
     dense = len(xy) > LOD_FEATURES
@@ -369,10 +433,16 @@ def _draw_dots(painter: QPainter, palette: list[str], codes: np.ndarray, xy: np.
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
     if stroke and stroke_width > 0:
         painter.setPen(_pen(stroke, size + 2 * stroke_width, cap))
-        painter.drawPoints(polygon_from_xy(xy))
-    for code in np.unique(codes):
-        painter.setPen(_pen(palette[code], size, cap))
-        painter.drawPoints(polygon_from_xy(xy[codes == code]))
+        for _, dots in each_polygon(xy, np.r_[np.arange(0, len(xy), DOT_BATCH), len(xy)], cancelled):
+            painter.drawPoints(dots)
+    order = np.argsort(codes, kind="stable")
+    xy, codes = xy[order], codes[order]
+    cuts = batches(np.arange(len(xy)), codes, DOT_BATCH)
+    batch_codes = codes[cuts[:-1]].tolist()
+    for k, dots in each_polygon(xy, cuts, cancelled):
+        if k == 0 or batch_codes[k] != batch_codes[k - 1]:
+            painter.setPen(_pen(palette[batch_codes[k]], size, cap))
+        painter.drawPoints(dots)
     if dense:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
 
@@ -391,6 +461,7 @@ def _splat(image: QImage, xy: np.ndarray, palette: list[str], codes: np.ndarray,
     pixels = np.frombuffer(image.bits(), dtype=np.uint32).reshape(height, image.bytesPerLine() // 4)
     for ox in range(step):
         for oy in range(step):
+            breathe()
             x, y = px[:, 0] + ox, px[:, 1] + oy
             ok = (x >= 0) & (x < width) & (y >= 0) & (y < height)
             xs, ys, src, sa = x[ok], y[ok], channels[ok], a[ok]

@@ -8,6 +8,19 @@ for rings each time.
 - Geometries simplified to the pixel size are kept per zoom level (a power-of-two bucket of the
   resolution), made lazily for the detailed features a render needs.
 - Hit tests (:func:`features_near`, :func:`features_in_box`) for the identify and select tools.
+
+The GUI thread must never wait long for the GIL while a worker prepares or draws a layer:
+
+- Work is done in chunks of at most :data:`CHUNK` geometries (:func:`chunks`) or about
+  :data:`CHUNK_VERTICES` vertices (:func:`feature_chunks`), so that no single call that holds the
+  GIL (making shapely geometries, a Qt call, ``np.repeat``, copying bytes) runs long.
+- Short calls are not enough: a thread that briefly releases and retakes the GIL thousands of times
+  a second (PySide6 does it whenever a Qt object is deleted) retakes it before the waiting GUI
+  thread wakes up, and CPython's switch request never fires (it waits for 5 ms without any
+  switch), so the GUI thread starved for 100-250 ms while no call took more than a millisecond.
+  Drawing loops therefore reuse their Qt objects (:func:`app.render.each_path`).
+- As a safety net, workers call :func:`breathe` between chunks: a real pause every
+  :data:`BREATHE_EVERY_S`, which hands the GIL to a waiting thread.
 """
 
 from __future__ import annotations
@@ -15,13 +28,14 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 import weakref
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from app.workers import gc_paused
 from layers.layer import Layer
@@ -33,7 +47,76 @@ KIND_LUT = np.array([POINT, LINE, LINE, POLYGON, POINT, LINE, POLYGON, -1], dtyp
 SIMPLIFY_MIN_VERTICES = 12  # features with fewer vertices are never simplified (boxes, short lines)
 SIMPLIFY_PX = 0.5  # simplification tolerance, in pixels of the zoom bucket
 CHUNK = 20_000  # geometries per call in work that holds the GIL: the GUI thread gets a turn in between
+CHUNK_VERTICES = 100_000  # vertices per step of a render (a few milliseconds of numpy or Qt work)
 TREE_CHUNK = 50_000  # geometries per STRtree (a bigger layer gets several)
+BREATHE_EVERY_S = 0.040  # a worker pauses at its next breathe() once this long has passed since its last pause
+BREATHE_FOR_S = 0.0001  # long enough for a thread waiting on the GIL to wake and take it (~0.2 ms in all)
+_MAIN_THREAD = threading.main_thread().ident
+_breath = threading.local()
+
+
+def breathe() -> None:
+    """Let the GUI thread run: in a worker thread, release the GIL for a moment (a short sleep)
+    if the last pause was :data:`BREATHE_EVERY_S` ago; otherwise return at once (a clock read).
+
+    Called between the chunks of long work, so that the GUI thread never waits long for the GIL.
+    A no-op on the main thread (the command line renders there; nobody waits)."""
+    now = time.perf_counter()
+    if now - getattr(_breath, "last", 0.0) < BREATHE_EVERY_S or threading.get_ident() == _MAIN_THREAD:
+        return
+    time.sleep(BREATHE_FOR_S)
+    _breath.last = time.perf_counter()
+
+
+def chunks(n: int, size: int = CHUNK):
+    """``(start, stop)`` of consecutive slices of ``range(n)`` of at most ``size``, with a
+    :func:`breathe` before each."""
+    for start in range(0, n, max(int(size), 1)):
+        breathe()
+        yield start, min(start + size, n)
+
+
+# ---------------------------------------------------------------- cutting work into short steps
+
+def ring_cuts(starts: np.ndarray, limit: int) -> np.ndarray:
+    """Cut points (first 0, last ``len(starts)``) splitting vertices into runs of whole rings /
+    lines of about ``limit`` vertices (a longer ring is a run of its own)."""
+    first = np.flatnonzero(starts)
+    if len(first) == 0 or first[0] != 0:
+        first = np.r_[0, first]
+    block = first // max(int(limit), 1)
+    return np.r_[first[np.r_[True, block[1:] != block[:-1]]], len(starts)]
+
+
+def batch_groups(cuts: np.ndarray) -> list[tuple[int, int]]:
+    """Consecutive runs ``(i, j)`` of the batches ``cuts[i]..cuts[j]`` holding about ``CHUNK_VERTICES``."""
+    group = cuts[:-1] // CHUNK_VERTICES
+    first = np.r_[np.flatnonzero(np.r_[True, group[1:] != group[:-1]]), len(cuts) - 1]
+    return list(zip(first[:-1].tolist(), first[1:].tolist(), strict=True))
+
+
+def batches(owner: np.ndarray, codes: np.ndarray, limit: int, offset: int = 0) -> np.ndarray:
+    """Cut points (vertex positions, first 0, last ``len(owner)``) splitting vertices into runs
+    of one colour of whole features of about ``limit`` vertices (counted from ``offset``: the
+    vertices of the chunks before)."""
+    n = len(owner)
+    first = np.r_[0, np.flatnonzero(owner[1:] != owner[:-1]) + 1]  # first vertex of each feature
+    colour_change = np.r_[True, codes[first[1:]] != codes[first[:-1]]]
+    block = (first + offset) // limit
+    block_change = np.r_[True, block[1:] != block[:-1]]
+    return np.r_[first[colour_change | block_change], n]
+
+
+def feature_chunks(prepared: Prepared, sel: np.ndarray) -> list[tuple[int, int]]:
+    """``(a, b)``: consecutive slices of ``sel`` (indexes into ``prepared.geoms``) of about
+    ``CHUNK_VERTICES`` vertices (and at most ``CHUNK`` features), so that each step of a
+    render on them is short."""
+    if len(sel) == 0:
+        return []
+    weight = np.cumsum(prepared.base_store().counts[sel] + CHUNK_VERTICES // CHUNK)
+    cuts = np.searchsorted(weight, np.arange(CHUNK_VERTICES, int(weight[-1]), CHUNK_VERTICES), side="right")
+    cuts = np.unique(np.r_[0, cuts[(cuts > 0) & (cuts < len(sel))], len(sel)])
+    return list(zip(cuts[:-1].tolist(), cuts[1:].tolist(), strict=True))
 
 
 class FlatStore:
@@ -45,23 +128,34 @@ class FlatStore:
     def __init__(self, n: int):
         self.offsets = np.full(n, -1, dtype=np.int64)  # first vertex of each feature, -1: not added
         self.counts = np.zeros(n, dtype=np.int64)
-        self.coords = np.empty((0, 2), dtype=np.float64)
+        self.coords = np.empty((0, 2), dtype=np.float64)  # rows ``[0, size)`` used, the rest spare room
         self.starts = np.empty(0, dtype=bool)  # True at the first vertex of each ring / line
+        self.size = 0
         self._lock = threading.Lock()
 
     def has(self, features: np.ndarray) -> np.ndarray:
         return self.offsets[features] >= 0
 
     def add(self, features: np.ndarray, geoms: np.ndarray) -> None:
-        """Add ``geoms`` (polygons oriented) as the vertices of ``features``."""
+        """Add ``geoms`` (polygons oriented) as the vertices of ``features``. The arrays grow by
+        doubling, so adding a layer chunk by chunk costs no more than adding it at once; the rows a
+        concurrent :meth:`gather` reads are never moved or written."""
         if len(features) == 0:
             return
-        pieces = [flatten(geoms[i:i + CHUNK]) for i in range(0, len(geoms), CHUNK)]
+        pieces = [flatten(geoms[a:b]) for a, b in chunks(len(geoms))]
         coords, starts, counts = (np.concatenate([p[k] for p in pieces]) for k in range(3))
         with self._lock:
-            base = len(self.coords)
-            self.coords = np.concatenate([self.coords, coords]) if base else coords
-            self.starts = np.concatenate([self.starts, starts]) if base else starts
+            base, end = self.size, self.size + len(coords)
+            if base == 0:
+                self.coords, self.starts = coords, starts
+            else:
+                if end > len(self.coords):
+                    room = max(end, 2 * len(self.coords))
+                    grown_xy, grown_st = np.empty((room, 2), dtype=np.float64), np.zeros(room, dtype=bool)
+                    grown_xy[:base], grown_st[:base] = self.coords[:base], self.starts[:base]
+                    self.coords, self.starts = grown_xy, grown_st
+                self.coords[base:end], self.starts[base:end] = coords, starts
+            self.size = end
             self.offsets[features] = base + np.r_[0, np.cumsum(counts)[:-1]]
             self.counts[features] = counts
 
@@ -114,8 +208,7 @@ class ChunkedTree:
 
     def __init__(self, geoms: np.ndarray, chunk: int = TREE_CHUNK):
         self.geometries = geoms
-        self.trees = [(start, shapely.STRtree(geoms[start:start + chunk]))
-                      for start in range(0, max(len(geoms), 1), chunk)]
+        self.trees = [(start, shapely.STRtree(geoms[start:stop])) for start, stop in chunks(max(len(geoms), 1), chunk)]
 
     def query(self, geometry, predicate=None, distance=None) -> np.ndarray:
         if len(self.trees) == 1:
@@ -153,6 +246,7 @@ def morton_rank(bounds: np.ndarray) -> np.ndarray:
         q = np.nan_to_num((v - lo) / max(hi - lo, 1e-12) * 65535).astype(np.uint64)
         for bit in range(16):
             keys |= ((q >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit + shift)
+            breathe()
     rank = np.empty(len(bounds), dtype=np.int64)
     rank[np.argsort(keys, kind="stable")] = np.arange(len(bounds))
     return rank
@@ -188,6 +282,7 @@ class Prepared:
     codes: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))  # palette index per geom
     legend: list[tuple[str, str]] = field(default_factory=list)
     anchors: np.ndarray | None = None  # label anchor per geometry, (n, 2)
+    extent: tuple[float, float, float, float] | None = None  # the box around every geometry (None: no geometry)
 
     def base_store(self) -> FlatStore:
         """Every line and polygon flattened (made on first use)."""
@@ -213,13 +308,14 @@ class Prepared:
             store = g.simplified.setdefault(bucket, FlatStore(len(self.geoms)))
         need = features[detailed]
         missing = need[~store.has(need)]
-        if len(missing):
-            simple = shapely.simplify(self.geoms[missing], SIMPLIFY_PX * 2.0 ** bucket, preserve_topology=False)
+        for a, b in chunks(len(missing)):
+            part = missing[a:b]
+            simple = shapely.simplify(self.geoms[part], SIMPLIFY_PX * 2.0 ** bucket, preserve_topology=False)
             empty = shapely.is_empty(simple) | (shapely.get_num_coordinates(simple) == 0)
-            simple[empty] = self.geoms[missing[empty]]  # a sliver that vanished stays as it was
-            poly = self.kinds[missing] == POLYGON
+            simple[empty] = self.geoms[part[empty]]  # a sliver that vanished stays as it was
+            poly = self.kinds[part] == POLYGON
             simple[poly] = shapely.orient_polygons(simple[poly])
-            store.add(missing, simple)
+            store.add(part, simple)
         xy_a, st_a, own_a = base.gather(features[~detailed])
         xy_b, st_b, own_b = store.gather(need)
         owner = np.concatenate([np.flatnonzero(~detailed)[own_a], np.flatnonzero(detailed)[own_b]])
@@ -258,12 +354,19 @@ class RenderCache:
                 entry = _reproject(layer, crs)
             if entry.style_key != key:
                 symbology = symbolize(layer.style, layer.gdf)
-                colours = np.asarray(symbology.colors, dtype=object)[entry.rows]
-                codes, palette = pd.factorize(colours, sort=True)  # hashing: far faster than sorting strings
-                entry = replace(entry, style_key=key, palette=[str(c) for c in palette],
-                                codes=codes.astype(np.intp), legend=list(symbology.legend))
+                codes, palette = colour_codes(np.asarray(symbology.colors, dtype=object), entry.rows)
+                entry = replace(entry, style_key=key, palette=[str(c) for c in palette], codes=codes,
+                                legend=list(symbology.legend))
             self._entries[layer] = entry
             return entry
+
+    def extent(self, layer: Layer, crs: CRS) -> tuple[float, float, float, float] | None:
+        """The box around ``layer``'s geometries in ``crs`` if the layer is prepared (cheap enough
+        for the GUI thread, unlike ``gdf.total_bounds`` of a million features), else None."""
+        entry = self._entries.get(layer)
+        if entry is not None and entry.gdf is layer.gdf and entry.crs == CRS.from_user_input(crs):
+            return entry.extent
+        return None
 
     def invalidate(self, layer: Layer) -> None:
         """Forget ``layer`` (its GeoDataFrame was changed in place)."""
@@ -282,12 +385,44 @@ class RenderCache:
         return list(symbolize(layer.style, layer.gdf).legend)
 
 
+def colour_codes(colours: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, palette)`` of ``colours[rows]``: like ``pd.factorize(..., sort=True)`` (hashing is far
+    faster than sorting strings), in chunks of rows, each factorized and mapped to the sorted palette."""
+    if len(rows) <= 5 * CHUNK:
+        codes, palette = pd.factorize(colours[rows], sort=True)
+        return codes.astype(np.intp), np.asarray(palette, dtype=object)
+    parts = [pd.factorize(colours[rows[a:b]]) for a, b in chunks(len(rows), 5 * CHUNK)]
+    palette = np.array(sorted(set().union(*(set(uniques.tolist()) for _, uniques in parts))), dtype=object)
+    codes = np.empty(len(rows), dtype=np.intp)
+    start = 0
+    for part_codes, uniques in parts:
+        lut = np.searchsorted(palette, np.asarray(uniques, dtype=object))
+        codes[start:start + len(part_codes)] = np.where(part_codes >= 0, lut[part_codes], -1)
+        start += len(part_codes)
+    return codes, palette
+
+
+def to_crs(geoms: np.ndarray, source, target) -> np.ndarray:
+    """``geoms`` (x, y; missing ones stay None) moved from ``source`` to ``target`` like
+    ``GeoSeries.to_crs`` (``always_xy``), in chunks: making new geometries holds the GIL."""
+    transformer = Transformer.from_crs(source, target, always_xy=True)
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        x, y = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    out = np.empty(len(geoms), dtype=object)
+    for a, b in chunks(len(geoms)):
+        out[a:b] = shapely.transform(geoms[a:b], move)
+    return out
+
+
 def _reproject(layer: Layer, crs: CRS) -> Prepared:
     gdf = layer.gdf
     series = gdf.geometry
-    if series.crs is not None and not CRS.from_user_input(series.crs).equals(crs):
-        series = series.to_crs(crs)
     geoms = np.asarray(series.values, dtype=object)
+    if series.crs is not None and not CRS.from_user_input(series.crs).equals(crs):
+        geoms = to_crs(geoms, series.crs, crs)
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     rows = np.flatnonzero(keep)
     geoms = geoms[rows]
@@ -296,11 +431,13 @@ def _reproject(layer: Layer, crs: CRS) -> Prepared:
     if drop.any():
         rows, geoms, kinds = rows[~drop], geoms[~drop], kinds[~drop]
     polygons = np.flatnonzero(kinds == POLYGON)
-    for i in range(0, len(polygons), CHUNK):  # exterior and holes opposite: winding fill works
-        part = polygons[i:i + CHUNK]
+    for a, b in chunks(len(polygons)):  # exterior and holes opposite: winding fill works
+        part = polygons[a:b]
         geoms[part] = shapely.orient_polygons(geoms[part])
     bounds = shapely.bounds(geoms).reshape(-1, 4)
     prepared = Prepared(gdf, crs, geoms, rows, kinds, bounds, ChunkedTree(geoms), morton_rank(bounds))
+    if len(bounds) and np.isfinite(bounds).any():
+        prepared.extent = (*map(float, np.nanmin(bounds[:, :2], axis=0)), *map(float, np.nanmax(bounds[:, 2:], axis=0)))
     prepared.base_store()  # flattened now, in the loading worker, not at the first render
     return prepared
 

@@ -80,3 +80,54 @@ def synthetic_attributes(n: int, *, seed: int = 7) -> gpd.GeoDataFrame:
     }
     geometry = shapely.points(x0 + rng.uniform(0, side, n), y0 + rng.uniform(0, side, n))
     return gpd.GeoDataFrame(table, geometry=geometry, crs=CRS)
+
+
+def synthetic_network(n_buildings: int, *, block_m: float = 100.0, jitter_m: float = 4.0,
+                      seed: int = 7) -> gpd.GeoDataFrame:
+    """The street grid of :func:`synthetic_city` as a walking network split like an OSM import:
+    every street cut at the block corners and near the middle of each block side, plus a
+    footpath through every block (between its buildings) with a node near the block centre.
+    The middle nodes are moved at random by up to ``jitter_m`` (no two routes of exactly equal
+    length, as in a real city). About 4 nodes and 6 edges per block: 100,000 buildings (25,000
+    blocks) give ~100,000 nodes. Deterministic for a given size and seed."""
+    rng = np.random.default_rng(seed + 2)
+    blocks = max(1, int(np.ceil(n_buildings / 4)))
+    side = int(np.ceil(np.sqrt(blocks)))
+    half = block_m / 2
+    line, step = np.meshgrid(np.arange(side + 1) * block_m, np.arange(side) * block_m, indexing="ij")
+    line, step = line.ravel(), step.ravel()  # street at ``line``, block side from ``step`` to ``step + block_m``
+    mid_v = step + half + rng.uniform(-jitter_m, jitter_m, len(step))  # along the streets x = line
+    mid_h = step + half + rng.uniform(-jitter_m, jitter_m, len(step))  # along the streets y = line
+    v_mid, h_mid = np.c_[line, mid_v], np.c_[mid_h, line]
+    starts = [np.c_[line, step], v_mid, np.c_[step, line], h_mid]
+    ends = [v_mid, np.c_[line, step + block_m], h_mid, np.c_[step + block_m, line]]
+    # footpath of block (column c, row r): bottom side middle -> centre -> top side middle;
+    # h_mid of street row r, block column c is at index r * side + c
+    c, r = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    c, r = c.ravel(), r.ravel()
+    centre = np.c_[c * block_m + half, r * block_m + half] + rng.uniform(-jitter_m, jitter_m, (len(c), 2))
+    starts += [h_mid[r * side + c], centre]
+    ends += [centre, h_mid[(r + 1) * side + c]]
+    a = np.concatenate(starts) + ORIGIN
+    b = np.concatenate(ends) + ORIGIN
+    kind = np.r_[np.full(4 * len(step), "residential"), np.full(2 * len(c), "footway")]
+    return gpd.GeoDataFrame({"highway": kind}, geometry=shapely.linestrings(np.stack([a, b], axis=1)), crs=CRS)
+
+
+#: Destination layers of :func:`synthetic_destinations`: name -> blocks per feature.
+DESTINATIONS = {"transit_stops": 4, "benches": 2, "toilets": 60, "pharmacies": 40, "groceries": 12,
+                "healthcare": 100}
+
+
+def synthetic_destinations(n_buildings: int, *, seed: int = 7, block_m: float = 100.0) -> dict[str, gpd.GeoDataFrame]:
+    """Six point layers (:data:`DESTINATIONS`) scattered at random over the city of
+    :func:`synthetic_city`, their densities per block set by the table."""
+    rng = np.random.default_rng(seed + 1)
+    blocks = max(1, int(np.ceil(n_buildings / 4)))
+    ext = int(np.ceil(np.sqrt(blocks))) * block_m
+    x0, y0 = ORIGIN
+    out = {}
+    for name, per in DESTINATIONS.items():
+        k = max(1, blocks // per)
+        out[name] = gpd.GeoDataFrame(geometry=shapely.points(rng.uniform(0, ext, (k, 2)) + (x0, y0)), crs=CRS)
+    return out

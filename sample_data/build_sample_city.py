@@ -195,6 +195,14 @@ def sample_project(gpkg: Path, layers: dict[str, gpd.GeoDataFrame]) -> Project:
                     {"buildings": names["buildings"], "grid": names["population_grid"]},
                     {"population_field": "population_in_extract", "default_levels": 1.0,
                      "residential_only": True}),
+        AnalysisRun("age-friendly", "Age-friendly walking access (older residents, rests every 200 m)",
+                    {"buildings": names["buildings"], "streets": names["streets"],
+                     **{role: names[role] for role in ("transit_stops", "benches", "toilets", "pharmacies",
+                                                       "groceries", "green_spaces", "healthcare")}},
+                    {"profile": "older", "rest_max_m": 200.0, "new_benches_k": 5}),
+        AnalysisRun("isochrones", "Walking time to the pharmacies (older residents, 0.8 m/s)",
+                    {"streets": names["streets"], "origins": names["pharmacies"]},
+                    {"walk_speed_mps": 0.8, "minutes": "5,10,15"}),
     ]
     xmin, ymin, xmax, ymax = (float(v) for v in layers["buildings"].total_bounds)
     return Project(layers=entries, crs=CRS.from_epsg(3067), view=(xmin, ymin, xmax, ymax),

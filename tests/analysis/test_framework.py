@@ -106,8 +106,8 @@ def test_registry_lists_coverage():
     assert spec.defaults() == {"max_distance_m": 300.0, "min_target_area_m2": 0.0, "population_field": ""}
     with pytest.raises(CityDeskError, match="max_distance_m"):
         spec.param("radius")
-    with pytest.raises(CityDeskError, match="coverage"):
-        get("isochrones")
+    with pytest.raises(CityDeskError, match="coverage"):  # the message lists the analyses there are
+        get("no-such-analysis")
 
 
 def test_parse_params_defaults_and_unknown():
