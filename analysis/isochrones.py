@@ -57,11 +57,17 @@ def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, 
                        minutes: str = "5,10,15", max_snap_m: float = 100.0, buffer_m: float = 25.0,
                        feedback: Feedback | None = None) -> AnalysisResult:
     """Walking isochrones from each feature of ``origins`` over the ``streets`` network (both in
-    one metric CRS). Result layers: ``isochrones`` (one polygon per origin and time band, larger
-    bands first so smaller ones draw on top; columns ``source`` (row of the origin), ``label``,
-    ``minutes``, ``band_m``, ``area_m2``) and ``origins_snapped`` (the origins moved onto the
-    network, with ``snapped`` and ``snap_m``; an origin farther than ``max_snap_m`` from every
-    street stays where it is, ``snapped`` False, and gets no isochrone)."""
+    one metric CRS). Result layers:
+
+    * ``isochrones``: per origin and time band the ring reached in more than ``from_minutes`` and
+      at most ``minutes`` (so an origin's bands do not hide each other on the map); columns
+      ``source`` (row of the origin), ``label``, ``from_minutes``, ``minutes``, ``band_m`` (metres
+      walked in ``minutes``) and ``area_m2`` (the whole area reachable within ``minutes``, the
+      inner bands included); larger bands first.
+    * ``origins_snapped``: the origins moved onto the network, with ``snapped`` and ``snap_m``; an
+      origin farther than ``max_snap_m`` from every street stays where it is, ``snapped`` False,
+      and gets no isochrone.
+    """
     fb = ensure(feedback)
     fb.check_cancelled()
     bands_min = parse_minutes(minutes)
@@ -86,11 +92,17 @@ def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, 
     src = areas["source"].to_numpy()
     with_leg = on[src] & (snapped.snap_m[src] < areas["band_m"].to_numpy()) & ~shapely.is_empty(geoms)
     geoms[with_leg] = shapely.union(geoms[with_leg], shapely.buffer(legs[src[with_leg]], buffer_m, quad_segs=4))
-    minutes_col = np.tile(np.asarray(bands_min), k)
-    table = gpd.GeoDataFrame({"source": src, "label": labels[src], "minutes": minutes_col,
-                              "band_m": areas["band_m"].to_numpy(), "area_m2": shapely.area(geoms)},
-                             geometry=geoms, crs=network.crs)
-    table = table[~shapely.is_empty(geoms)].sort_values(["minutes", "source"], ascending=[False, True],
+    whole_area = shapely.area(geoms)
+    nb = len(bands_min)
+    outer = np.flatnonzero(np.tile(np.arange(nb), k) > 0)  # rows are origin by origin, bands ascending
+    rings = geoms.copy()
+    rings[outer] = shapely.difference(geoms[outer], geoms[outer - 1])
+    table = gpd.GeoDataFrame({"source": src, "label": labels[src],
+                              "from_minutes": np.tile(np.r_[0.0, bands_min[:-1]], k),
+                              "minutes": np.tile(np.asarray(bands_min, dtype=float), k),
+                              "band_m": areas["band_m"].to_numpy(), "area_m2": whole_area},
+                             geometry=rings, crs=network.crs)
+    table = table[~shapely.is_empty(rings)].sort_values(["minutes", "source"], ascending=[False, True],
                                                           kind="stable").reset_index(drop=True)
     out_origins = origins.copy()
     geom_col = out_origins.geometry.name

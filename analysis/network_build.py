@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import scipy.sparse as sp
 import shapely
@@ -188,7 +189,7 @@ class _Lines:
         line = new_id[idx]
         source = row[long_enough]
         origin = np.floor(xy.min(axis=0))
-        skipped = len(streets) - len(np.unique(source))
+        skipped = len(streets) - np.count_nonzero(np.bincount(source, minlength=len(streets)))
         pristine = len(xy) == n_coords and (shapely.get_type_id(parts) == 1).all()
         return cls(xy - origin, line, source, origin, skipped, parts if pristine else None)
 
@@ -206,13 +207,14 @@ class _Lines:
         ``end_label``. Returns how many line ends moved."""
         ends = np.concatenate([self.start[:-1], self.start[1:] - 1])
         uniq, inv = _unique_rows(self.xy[ends])
-        label = np.arange(len(uniq))
+        label, first = np.arange(len(uniq)), np.arange(len(uniq))
         if tol > 0 and len(uniq) > 1:
             pairs = cKDTree(uniq).query_pairs(tol, output_type="ndarray")
             if len(pairs):
                 adj = sp.coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(uniq),) * 2)
-                _, label = connected_components(adj, directed=False)
-        _, first, label = np.unique(label, return_index=True, return_inverse=True)
+                n_groups, label = connected_components(adj, directed=False)
+                first = np.full(n_groups, len(uniq))
+                np.minimum.at(first, label, np.arange(len(uniq)))  # each cluster's first point
         moved_to = uniq[first][label]
         self.node_candidates = uniq[first]
         new = moved_to[inv]
@@ -225,12 +227,16 @@ class _Lines:
         return moved
 
     def ends_on_lines(self, tree, geoms, tol: float):
-        """Cuts where a line end lies on another line (within ``tol``) other than at its ends."""
+        """Cuts where a line end lies on another line other than at its ends: exactly, or within
+        ``tol`` for a dangling end (one no other line end shares: a street drawn a little short)."""
         pts = shapely.points(self.node_candidates + self.origin)
+        p, ln = tree.query(pts, predicate="intersects")
         if tol > 0:
-            p, ln = tree.query(pts, predicate="dwithin", distance=tol)
-        else:
-            p, ln = tree.query(pts, predicate="intersects")
+            is_dangling = np.bincount(self.end_label.ravel(), minlength=len(pts)) == 1
+            dangling = np.flatnonzero(is_dangling)
+            dp, dln = tree.query(pts[dangling], predicate="dwithin", distance=tol)
+            keep = ~is_dangling[p]  # the dangling ends' exact hits are among their near ones
+            p, ln = np.concatenate([p[keep], dangling[dp]]), np.concatenate([ln[keep], dln])
         other = (self.end_label[0][ln] != p) & (self.end_label[1][ln] != p)
         p, ln = p[other], ln[other]
         along = shapely.line_locate_point(geoms[ln], pts[p])
@@ -328,7 +334,7 @@ class _Lines:
         xy, piece, line = xy[~same], piece[~same], line[~same]
         ok = np.bincount(piece)[piece] >= 2
         xy, piece, line = xy[ok], piece[ok], line[ok]
-        _, piece = np.unique(piece, return_inverse=True)
+        piece = np.cumsum(np.r_[True, piece[1:] != piece[:-1]]) - 1  # numbered 0, 1, 2, ... again
         return xy, piece, line
 
 
@@ -347,9 +353,15 @@ def _assemble(lines: _Lines, pieces, crs: pyproj.CRS, tol: float) -> Network:
     rows = keep[piece]
     new_piece = (np.cumsum(keep) - 1)[piece[rows]]
     u, v, length, source = u[keep], v[keep], length[keep], lines.source[line[first][keep]]
-    used, uv = np.unique(np.concatenate([u, v]), return_inverse=True)
-    u, v = uv[: len(u)], uv[len(u):]
-    node_xy = uniq[used] + lines.origin
+    # nodes numbered along 250 m bands, west to east: neighbours get near numbers (faster searches)
+    used = np.zeros(len(uniq), bool)
+    used[u] = used[v] = True
+    ids = np.flatnonzero(used)
+    ids = ids[np.lexsort((uniq[ids, 0], np.floor(uniq[ids, 1] / 250.0)))]
+    renum = np.empty(len(uniq), np.int64)
+    renum[ids] = np.arange(len(ids))
+    u, v = renum[u], renum[v]
+    node_xy = uniq[ids] + lines.origin
     if lines.parts is not None and n_pieces == lines.n_lines:  # nothing cut or moved: the lines are the edges
         geoms = lines.parts[keep]
     else:
@@ -379,15 +391,10 @@ def _cross(p: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def _unique_rows(xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct rows of an (n, 2) float array (exact equality) and the inverse index."""
-    order = np.lexsort((xy[:, 1], xy[:, 0]))
-    s = xy[order]
-    new = np.ones(len(s), bool)
-    new[1:] = (s[1:] != s[:-1]).any(axis=1)
-    ids = np.cumsum(new) - 1
-    inv = np.empty(len(xy), np.int64)
-    inv[order] = ids
-    return s[new], inv
+    """The distinct rows of an (n, 2) float array (exact equality), in order of first appearance,
+    and the inverse index (a hash table: ~3x faster than sorting)."""
+    inv, uniq = pd.factorize(xy[:, 0] + 1j * xy[:, 1])
+    return np.c_[uniq.real, uniq.imag], inv.astype(np.int64)
 
 
 def _merge_close(pt: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
@@ -405,10 +412,10 @@ def _merge_close(pt: np.ndarray, tol: float) -> tuple[np.ndarray, int]:
 
 def _csr_min(rows: np.ndarray, cols: np.ndarray, w: np.ndarray, n: int) -> sp.csr_matrix:
     """A CSR matrix keeping the smallest weight of repeated (row, col) entries (zero weights kept)."""
-    order = np.lexsort((w, cols, rows))
-    rows, cols, w = rows[order], cols[order], w[order]
-    first = np.ones(len(rows), bool)
-    first[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
-    rows, cols, w = rows[first], cols[first], w[first]
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
-    return sp.csr_matrix((w, cols, indptr), shape=(n, n))
+    shape = (n, n)
+    pattern = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=shape)  # a counting sort
+    pattern.sum_duplicates()  # canonical: columns sorted within rows, so the keys below are sorted
+    key = np.repeat(np.arange(n, dtype=np.int64), np.diff(pattern.indptr)) * n + pattern.indices
+    data = np.full(pattern.nnz, np.inf)
+    np.minimum.at(data, np.searchsorted(key, rows.astype(np.int64) * n + cols), w)
+    return sp.csr_matrix((data, pattern.indices, pattern.indptr), shape=shape)

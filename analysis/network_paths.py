@@ -22,8 +22,8 @@ from analysis.network_build import Network
 from layers.feedback import Feedback, ensure
 
 #: Pieces of segments indexed for snapping are at most this long (metres), and K are looked at.
-INDEX_PIECE_M = 10.0
-K_NEAREST = (8, 32)
+INDEX_PIECE_M = 20.0
+K_NEAREST = (16,)
 
 
 @dataclass(frozen=True, eq=False)

@@ -50,6 +50,10 @@ def layers_extent(layers: Sequence[Layer], crs: CRS) -> Extent | None:
         gdf = layer.gdf
         if gdf is None or len(gdf) == 0:
             continue
+        cached = CACHE.extent(layer, crs)  # a prepared layer's box, without a pass over its geometries
+        if cached is not None:
+            boxes.append(np.asarray(cached, dtype=float))
+            continue
         b = np.asarray(gdf.total_bounds, dtype=float)
         if not np.isfinite(b).all():
             continue

@@ -90,6 +90,8 @@ def ring_cuts(starts: np.ndarray, limit: int) -> np.ndarray:
 
 def batch_groups(cuts: np.ndarray) -> list[tuple[int, int]]:
     """Consecutive runs ``(i, j)`` of the batches ``cuts[i]..cuts[j]`` holding about ``CHUNK_VERTICES``."""
+    if len(cuts) < 2:
+        return []
     group = cuts[:-1] // CHUNK_VERTICES
     first = np.r_[np.flatnonzero(np.r_[True, group[1:] != group[:-1]]), len(cuts) - 1]
     return list(zip(first[:-1].tolist(), first[1:].tolist(), strict=True))
@@ -330,11 +332,14 @@ def style_key(style: Style) -> str:
 
 class RenderCache:
     """Prepared layers, keyed by the layer object, its GeoDataFrame, the project CRS and the
-    style. Thread-safe; entries die with their layer."""
+    style. Thread-safe; entries die with their layer. A layer is built under its own lock, so
+    the GUI thread never waits for a worker building another layer."""
 
     def __init__(self) -> None:
         self._entries: weakref.WeakKeyDictionary[Layer, Prepared] = weakref.WeakKeyDictionary()
-        self._lock = threading.RLock()
+        self._building: weakref.WeakKeyDictionary[Layer, threading.RLock] = weakref.WeakKeyDictionary()
+        self._epochs: weakref.WeakKeyDictionary[Layer, int] = weakref.WeakKeyDictionary()  # invalidations
+        self._lock = threading.Lock()  # guards the dictionaries only: held for microseconds
 
     def prepare(self, layer: Layer, crs: CRS) -> Prepared | None:
         """The prepared layer (built now if missing or stale); None for a layer without data.
@@ -348,8 +353,11 @@ class RenderCache:
         entry = self._entries.get(layer)
         if entry is not None and entry.gdf is layer.gdf and entry.crs == crs and entry.style_key == key:
             return entry  # the common case, without waiting for the lock
-        with self._lock, gc_paused():
-            entry = self._entries.get(layer)
+        with self._lock:
+            building = self._building.setdefault(layer, threading.RLock())
+        with building, gc_paused():
+            with self._lock:
+                entry, epoch = self._entries.get(layer), self._epochs.get(layer, 0)
             if entry is None or entry.gdf is not layer.gdf or entry.crs != crs:
                 entry = _reproject(layer, crs)
             if entry.style_key != key:
@@ -357,7 +365,9 @@ class RenderCache:
                 codes, palette = colour_codes(np.asarray(symbology.colors, dtype=object), entry.rows)
                 entry = replace(entry, style_key=key, palette=[str(c) for c in palette], codes=codes,
                                 legend=list(symbology.legend))
-            self._entries[layer] = entry
+            with self._lock:
+                if self._epochs.get(layer, 0) == epoch:  # not invalidated while it was built
+                    self._entries[layer] = entry
             return entry
 
     def extent(self, layer: Layer, crs: CRS) -> tuple[float, float, float, float] | None:
@@ -369,9 +379,11 @@ class RenderCache:
         return None
 
     def invalidate(self, layer: Layer) -> None:
-        """Forget ``layer`` (its GeoDataFrame was changed in place)."""
+        """Forget ``layer`` (its GeoDataFrame was changed in place); an entry being built now is
+        not kept either."""
         with self._lock:
             self._entries.pop(layer, None)
+            self._epochs[layer] = self._epochs.get(layer, 0) + 1
 
     def legend(self, layer: Layer, crs: CRS) -> list[tuple[str, str]]:
         """The legend ``[(label, colour)]`` of the layer's style (empty for a layer without data):

@@ -88,7 +88,8 @@ def test_analysis_layers_and_summary(small_city):
     result = run_analysis("isochrones", {"streets": s, "origins": o},
                           {"walk_speed_mps": 1.0, "minutes": "2, 1", "buffer_m": 10})
     iso = result.layers["isochrones"]
-    assert iso.columns.tolist() == ["source", "label", "minutes", "band_m", "area_m2", "geometry"]
+    assert iso.columns.tolist() == ["source", "label", "from_minutes", "minutes", "band_m", "area_m2", "geometry"]
+    assert iso["from_minutes"].tolist() == [1, 1, 0, 0]
     assert iso["minutes"].tolist() == [2, 2, 1, 1]  # larger bands first: smaller ones draw on top
     assert iso["source"].tolist() == [0, 1, 0, 1] and iso["label"].tolist() == ["library", "2"] * 2
     assert iso["band_m"].tolist() == [120, 120, 60, 60]
@@ -96,7 +97,11 @@ def test_analysis_layers_and_summary(small_city):
     assert one.contains(Point(X0 + 360, Y0)) and one.contains(Point(X0 + 260, Y0))
     assert one.contains(Point(X0 + 300, Y0 + 40)) and not one.contains(Point(X0 + 300, Y0 + 60))
     assert not one.contains(Point(X0 + 380, Y0)) and not one.contains(Point(X0 + 240, Y0))
-    assert iso.geometry.iloc[0].buffer(0.01).contains(one)
+    ring = iso.geometry.iloc[0]  # from 1 to 2 minutes: around the 1-minute area, not over it
+    assert ring.intersection(one).area < 0.01 and not ring.contains(Point(X0 + 360, Y0))
+    assert ring.contains(Point(X0 + 300, Y0 + 100)) and not ring.contains(Point(X0 + 300, Y0 + 140))
+    assert iso["area_m2"].iloc[0] == pytest.approx(ring.union(one).area, rel=1e-6)
+    assert iso["area_m2"].iloc[2] == pytest.approx(one.area)
     snapped = result.layers["origins_snapped"]
     assert snapped["snapped"].tolist() == [True, True, False] and snapped["name"].iloc[0] == "library"
     assert snapped.geometry.iloc[0].equals(Point(X0 + 310, Y0)) and snapped.geometry.iloc[2].equals(o.geometry[2])
@@ -187,7 +192,9 @@ def test_sample_city_pharmacies():
     for src in range(len(o)):
         small = iso[(iso["source"] == src) & (iso["minutes"] == 5)].geometry.iloc[0]
         large = iso[(iso["source"] == src) & (iso["minutes"] == 10)].geometry.iloc[0]
-        assert large.buffer(0.01).contains(small) and large.area > 1.5 * small.area
+        whole = iso[(iso["source"] == src) & (iso["minutes"] == 10)]["area_m2"].iloc[0]
+        assert small.intersection(large).area < 1.0 and whole == pytest.approx(small.union(large).area, rel=1e-6)
+        assert large.area > 1.5 * small.area
     # every street point within 5 minutes (240 m at 0.8 m/s) of a pharmacy lies in its area
     net = build_network(s)
     sources = snap_points(net, o.geometry.to_numpy())

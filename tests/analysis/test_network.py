@@ -183,6 +183,27 @@ def test_multilines_exploded_and_degenerate_pieces_dropped():
         assert shapely.get_coordinates(g)[-1] == pytest.approx(net.node_xy[v])
 
 
+@pytest.mark.parametrize("rounds", [(16,), (1,)])  # (1,): few snaps can be certain, most take the fallback
+def test_snapping_is_exact_against_query_nearest(monkeypatch, rounds):
+    import analysis.network_paths as paths
+
+    monkeypatch.setattr(paths, "K_NEAREST", rounds)
+    rng = np.random.default_rng(3)
+    lines = [[tuple(p) for p in rng.uniform(0, 500, (rng.integers(2, 6), 2))] for _ in range(60)]
+    net = build_network(streets(*lines))
+    points = pts(*rng.uniform(-100, 600, (3000, 2)))
+    s = snap_points(net, points, max_snap_m=40)
+    (i, e), d = net.edge_tree().query_nearest(points, max_distance=40, return_distance=True, all_matches=False)
+    expected = np.full(len(points), np.nan)
+    expected[i] = d
+    np.testing.assert_allclose(s.snap_m, expected, atol=1e-9, equal_nan=True)
+    on = s.edge >= 0
+    assert 500 < on.sum() < len(points)
+    np.testing.assert_allclose(shapely.distance(points[on], shapely.points(s.xy[on])), s.snap_m[on], atol=1e-9)
+    located = shapely.line_locate_point(net.edge_geom[s.edge[on]], shapely.points(s.xy[on]))
+    np.testing.assert_allclose(located, s.along_m[on], atol=1e-6)
+
+
 def test_unreachable_points_reported_not_dropped():
     net = build_network(streets([(0, 0), (100, 0)]))
     s = snap_points(net, np.array([Point(X0 + 50, Y0 + 150), None, Point(X0 + 50, Y0 + 99)], dtype=object))
@@ -301,6 +322,19 @@ def test_many_points_on_few_edges_match_networkx():
     reference = _networkx_within(gdf, origins, targets, 250, 100)
     np.testing.assert_allclose(within, reference, atol=1e-6)
     assert (within > 0).sum() > 300
+
+
+def test_random_tangle_of_unsplit_lines_matches_networkx():
+    """Sixty random polylines crossing each other (and themselves) anywhere."""
+    rng = np.random.default_rng(11)
+    lines = [[tuple(p) for p in rng.uniform(0, 800, (rng.integers(2, 7), 2))] for _ in range(60)]
+    gdf = streets(*lines)
+    net = build_network(gdf, join_tolerance_m=0.0)
+    assert net.report["crossings_noded"] > 300
+    origins, targets = pts(*rng.uniform(0, 800, (200, 2))), pts(*rng.uniform(0, 800, (15, 2)))
+    ours, _ = nearest_distance(net, snap_points(net, origins), snap_points(net, targets))
+    np.testing.assert_allclose(ours, _networkx_nearest(gdf, origins, targets, 100), atol=1e-6, equal_nan=True)
+    assert np.isfinite(ours).sum() > 150
 
 
 def _networkx_within(street_gdf, a, b, limit, max_snap):
