@@ -158,13 +158,7 @@ class Editing(QObject):
     # ---------------------------------------------------------------------- start and stop
     def current_layer(self) -> Layer | None:
         """The layer chosen in the Layers panel (None if none)."""
-        panel = self.window.panel
-        if hasattr(panel, "current_layer"):
-            return panel.current_layer()
-        item = panel.currentItem()
-        while item is not None and item.data(0, LAYER_ROLE) is None:
-            item = item.parent()
-        return item.data(0, LAYER_ROLE) if item is not None else None
+        return self.window.panel.current_layer()
 
     def start_editing(self, layer: Layer | None = None) -> Layer | None:
         """Edit ``layer`` (default: the panel's current layer): a scenario copy of it on top of the

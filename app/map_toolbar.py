@@ -171,15 +171,7 @@ class MapTools(QObject):
 
     def current_layer(self):
         """The layer chosen in the Layers panel (its row or one of its legend rows), or None."""
-        panel = self.window.panel
-        if hasattr(panel, "current_layer"):
-            return panel.current_layer()
-        from app.layers_panel import LAYER_ROLE
-
-        item = panel.currentItem()
-        while item is not None and item.data(0, LAYER_ROLE) is None:
-            item = item.parent()
-        return item.data(0, LAYER_ROLE) if item is not None else None
+        return self.window.panel.current_layer()
 
     def zoom_to_layer(self) -> None:
         layer = self.current_layer()
