@@ -41,3 +41,34 @@ def window(qtbot):
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+@pytest.fixture
+def isolated_settings(tmp_path, monkeypatch):
+    """Recent projects, settings and autosaves of this test go to its own folder."""
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    monkeypatch.setenv("CITYDESK_AUTOSAVE_DIR", str(tmp_path / "autosave"))
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
+    yield tmp_path
+    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, default)
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    """Message boxes recorded as (kind, title, text) instead of shown."""
+    from PySide6.QtWidgets import QMessageBox
+
+    shown = []
+
+    def record(kind):
+        def show(parent, title, text, *args, **kwargs):
+            shown.append((kind, title, text))
+            return QMessageBox.StandardButton.Ok
+
+        return show
+
+    for kind in ("warning", "information", "critical"):
+        monkeypatch.setattr(QMessageBox, kind, record(kind))
+    return shown

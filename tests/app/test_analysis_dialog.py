@@ -9,8 +9,8 @@ import time
 
 import geopandas as gpd
 import pytest
-from PySide6.QtCore import QPoint, QSettings, QStandardPaths, Qt
-from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QLineEdit, QMessageBox
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QLineEdit
 from shapely.geometry import box
 
 import analysis.runner as runner
@@ -23,35 +23,11 @@ from layers.style import Style
 from layers.writers import write_layers
 from tests.app.qt_city import CRS, PARK, open_and_wait, wait_render
 
+pytestmark = pytest.mark.usefixtures("isolated_settings")  # recent projects and autosaves stay in tmp_path
+
 # Four homes east of the park, 20 m x 20 m, their centres 110, 260, 360 and 1010 m from its edge.
 RESIDENTS = [10, 20, 30, 40]
 HOME_X = [PARK[2] + d for d in (110, 260, 360, 1010)]
-
-
-@pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Recent projects and autosaves go to the test's folder, not the user's."""
-    monkeypatch.setenv("CITYDESK_AUTOSAVE_DIR", str(tmp_path / "autosave"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
-    yield
-    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, default)
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    shown = []
-
-    def record(kind):
-        def show(parent, title, text, *args, **kwargs):
-            shown.append((kind, title, text))
-            return QMessageBox.StandardButton.Ok
-
-        return show
-
-    for kind in ("warning", "information", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, record(kind))
-    return shown
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths, Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from shapely.geometry import Point, box
 
@@ -28,30 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """Recent projects and autosaves go to the test's folder, not the user's."""
-    monkeypatch.setenv("CITYDESK_AUTOSAVE_DIR", str(tmp_path / "autosave"))
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
+def _quick_autosave(isolated_settings, monkeypatch):
     monkeypatch.setattr(Autosave, "DEBOUNCE_MS", 50)
-    yield
-    default = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
-    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, default)
-
-
-@pytest.fixture
-def messages(monkeypatch):
-    shown = []
-
-    def record(kind):
-        def show(parent, title, text, *args, **kwargs):
-            shown.append((kind, title, text))
-            return QMessageBox.StandardButton.Ok
-
-        return show
-
-    for kind in ("warning", "information", "critical"):
-        monkeypatch.setattr(QMessageBox, kind, record(kind))
-    return shown
 
 
 def result_layer(name="Park within 300 m — buildings") -> Layer:
