@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
 import weakref
 from dataclasses import dataclass, field, replace
 
@@ -38,6 +37,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from app.workers import gc_paused
+from layers.gil import breathe
 from layers.layer import Layer
 from layers.style import Style, symbolize
 
@@ -49,23 +49,6 @@ SIMPLIFY_PX = 0.5  # simplification tolerance, in pixels of the zoom bucket
 CHUNK = 20_000  # geometries per call in work that holds the GIL: the GUI thread gets a turn in between
 CHUNK_VERTICES = 100_000  # vertices per step of a render (a few milliseconds of numpy or Qt work)
 TREE_CHUNK = 50_000  # geometries per STRtree (a bigger layer gets several)
-BREATHE_EVERY_S = 0.040  # a worker pauses at its next breathe() once this long has passed since its last pause
-BREATHE_FOR_S = 0.0001  # long enough for a thread waiting on the GIL to wake and take it (~0.2 ms in all)
-_MAIN_THREAD = threading.main_thread().ident
-_breath = threading.local()
-
-
-def breathe() -> None:
-    """Let the GUI thread run: in a worker thread, release the GIL for a moment (a short sleep)
-    if the last pause was :data:`BREATHE_EVERY_S` ago; otherwise return at once (a clock read).
-
-    Called between the chunks of long work, so that the GUI thread never waits long for the GIL.
-    A no-op on the main thread (the command line renders there; nobody waits)."""
-    now = time.perf_counter()
-    if now - getattr(_breath, "last", 0.0) < BREATHE_EVERY_S or threading.get_ident() == _MAIN_THREAD:
-        return
-    time.sleep(BREATHE_FOR_S)
-    _breath.last = time.perf_counter()
 
 
 def chunks(n: int, size: int = CHUNK):
@@ -145,18 +128,21 @@ class FlatStore:
         if len(features) == 0:
             return
         pieces = [flatten(geoms[a:b]) for a, b in chunks(len(geoms))]
-        coords, starts, counts = (np.concatenate([p[k] for p in pieces]) for k in range(3))
-        with self._lock:
-            base, end = self.size, self.size + len(coords)
-            if base == 0:
-                self.coords, self.starts = coords, starts
-            else:
-                if end > len(self.coords):
-                    room = max(end, 2 * len(self.coords))
-                    grown_xy, grown_st = np.empty((room, 2), dtype=np.float64), np.zeros(room, dtype=bool)
-                    grown_xy[:base], grown_st[:base] = self.coords[:base], self.starts[:base]
-                    self.coords, self.starts = grown_xy, grown_st
-                self.coords[base:end], self.starts[base:end] = coords, starts
+        added = sum(len(p[0]) for p in pieces)
+        counts = np.concatenate([p[2] for p in pieces])
+        with self._lock:  # copies piece by piece with a breathe() between: a big layer is 100s of MB
+            base, end = self.size, self.size + added
+            if end > len(self.coords):
+                room = end if base == 0 else max(end, 2 * len(self.coords))
+                grown_xy, grown_st = np.empty((room, 2), dtype=np.float64), np.zeros(room, dtype=bool)
+                for a, b in chunks(base, CHUNK_VERTICES * 10):
+                    grown_xy[a:b], grown_st[a:b] = self.coords[a:b], self.starts[a:b]
+                self.coords, self.starts = grown_xy, grown_st
+            at = base
+            for piece_xy, piece_starts, _ in pieces:
+                breathe()
+                self.coords[at:at + len(piece_xy)], self.starts[at:at + len(piece_xy)] = piece_xy, piece_starts
+                at += len(piece_xy)
             self.size = end
             self.offsets[features] = base + np.r_[0, np.cumsum(counts)[:-1]]
             self.counts[features] = counts

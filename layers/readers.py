@@ -21,6 +21,7 @@ from pyproj import CRS
 from layers.errors import CityDeskError
 from layers.feedback import Feedback
 from layers.layer import Layer, Source, guess_role
+from layers.wkb import from_wkb_chunked
 
 KIND_NAMES = {
     "gpkg": "GeoPackage", "geojson": "GeoJSON", "shapefile": "Shapefile", "flatgeobuf": "FlatGeobuf",
@@ -295,16 +296,30 @@ def _read_ogr(path: Path, kind: str, layer: str | None) -> gpd.GeoDataFrame:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             warnings.filterwarnings("ignore", message="More than one layer found")
-            gdf = pyogrio.read_dataframe(source, layer=layer, on_invalid="fix", use_arrow=True)
+            # Attributes with pyogrio's own type handling (dates, JSON, nullable ints), geometry
+            # as raw WKB decoded in chunks (layers/wkb.py): same frame, no long GIL hold.
+            meta, table = pyogrio.read_arrow(source, layer=layer, columns=[], datetime_as_string=True)
+            geometry_name = meta["geometry_name"] or "wkb_geometry"
+            if geometry_name not in table.column_names:
+                name = layer or listed[0][0]
+                raise CityDeskError(f"the layer '{name}' is a table without geometry", source=path,
+                                    fix="Choose a layer with points, lines or polygons, or join the table to one")
+            attrs = pyogrio.read_dataframe(source, layer=layer, read_geometry=False, use_arrow=True)
+            geometry = from_wkb_chunked(table[geometry_name], on_invalid="fix")
+    except CityDeskError:
+        raise
     except Exception as exc:
         raise CityDeskError(f"cannot be read as {KIND_NAMES[kind]} ({_short(exc)})", source=path,
                             fix=_SHX_FIX if ".shx" in str(exc) else "The file may be damaged or in another "
                             "format; open it in its source program and export it again") from exc
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        name = layer or listed[0][0]
-        raise CityDeskError(f"the layer '{name}' is a table without geometry", source=path,
-                            fix="Choose a layer with points, lines or polygons, or join the table to one")
-    return gdf
+    if len(attrs.columns) == 0:  # pyogrio returns an empty frame for a layer without attributes
+        attrs = pd.DataFrame(index=pd.RangeIndex(len(geometry)))
+    if len(attrs) != len(geometry):
+        raise CityDeskError(f"the layer changed while it was read ({len(attrs)} rows, {len(geometry)} geometries)",
+                            source=path, fix="Open it again when the program writing it has finished")
+    crs = CRS.from_user_input(meta["crs"]) if meta["crs"] else None
+    array = gpd.array.GeometryArray(geometry, crs=crs)  # shapely's own output: no per-row validation needed
+    return gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(array, index=attrs.index), crs=crs)
 
 
 _SHX_FIX = "Copy the .shx file that belongs next to the .shp (a Shapefile needs .shp, .shx, .dbf and .prj)"

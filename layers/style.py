@@ -207,10 +207,10 @@ _LINE_TYPES = (1, 2, 5)  # shapely type ids of LineString, LinearRing, MultiLine
 
 def _single(style: Style, gdf: pd.DataFrame) -> Symbology:
     lines = _line_mask(gdf)
+    both = np.array([style.fill, style.stroke], dtype=object)  # taken by index: np.full(object) is 5x slower
     if lines is None or not lines.any():
-        return Symbology(np.full(len(gdf), style.fill, dtype=object), [("", style.fill)])
-    colors = np.where(lines, style.stroke, style.fill).astype(object)
-    return Symbology(colors, [("", style.stroke if lines.all() else style.fill)])
+        return Symbology(both[np.zeros(len(gdf), dtype=np.intp)], [("", style.fill)])
+    return Symbology(both[lines.astype(np.intp)], [("", style.stroke if lines.all() else style.fill)])
 
 
 def _line_mask(gdf: pd.DataFrame) -> np.ndarray | None:

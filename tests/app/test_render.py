@@ -284,3 +284,28 @@ def test_colours_with_alpha_last_as_in_style_files():
                   style=Style(fill="#ff000080", fill_opacity=1, stroke_width=0))
     image = render_layers([layer], PROJECT_CRS, EXTENT, SIZE, SIZE, background="#ffffff")
     assert colour_at(image, 385100, 6672100) in ("#ff7f7f", "#ff8080")
+
+
+def test_gc_paused_freezes_what_a_big_load_left_alive(monkeypatch):
+    """After a worker made many objects (a loaded layer), they leave the collected generations,
+    so later full collections do not walk them with the GIL held; small jobs freeze nothing."""
+    import gc
+
+    import shapely
+
+    from app import workers
+
+    monkeypatch.setattr(workers, "FREEZE_AFTER_OBJECTS", 5_000)
+    gc.collect()
+    before = gc.get_freeze_count()
+    try:
+        with workers.gc_paused():
+            small = [shapely.Point(i, i) for i in range(100)]
+        assert gc.get_freeze_count() == before
+        with workers.gc_paused():
+            kept = shapely.points(np.arange(20_000.0), np.arange(20_000.0))
+        assert gc.get_freeze_count() >= before + 20_000
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
+    assert len(small) == 100 and len(kept) == 20_000
