@@ -149,7 +149,7 @@ class EditSession(QObject):
 
     def find_point(self, x: float, y: float, tolerance: float) -> int | None:
         """The row of the feature nearest to map position ``x, y`` within ``tolerance`` map units."""
-        prepared = CACHE.prepare(self.layer, self.window.project.crs)
+        prepared = CACHE.geometry(self.layer, self.window.project.crs)
         if prepared is None:
             return None
         hits = prepared.tree.query_nearest(shapely.Point(x, y), max_distance=tolerance, all_matches=False)

@@ -181,7 +181,7 @@ class MapCanvas(QWidget):
         boxes = []
         for layer in (layers if layers is not None else self.layers) if selection is not None else []:
             rows = selection.rows(layer)
-            prepared = CACHE.prepare(layer, self.crs) if len(rows) else None
+            prepared = CACHE.geometry(layer, self.crs) if len(rows) else None
             if prepared is not None:
                 b = prepared.bounds[positions(prepared, rows)]
                 if len(b):

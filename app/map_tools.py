@@ -190,7 +190,7 @@ def hits_at(layers, crs, x: float, y: float, tolerance: float) -> list[tuple[obj
 
     out = []
     for layer in layers:
-        prepared = CACHE.prepare(layer, crs) if layer.gdf is not None else None
+        prepared = CACHE.geometry(layer, crs) if layer.gdf is not None else None
         if prepared is None:
             continue
         rows = features_near(prepared, x, y, tolerance)
@@ -257,7 +257,7 @@ class SelectTool(_DragTool):
         if layer is None or layer.gdf is None:
             self.tell("Choose the layer to select from in the Layers panel")
             return None, None
-        return layer, CACHE.prepare(layer, self.canvas.crs)
+        return layer, CACHE.geometry(layer, self.canvas.crs)
 
     def clicked(self, x: float, y: float, event: QMouseEvent) -> None:
         from app.render_cache import features_near

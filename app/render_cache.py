@@ -356,6 +356,15 @@ class RenderCache:
                     self._entries[layer] = entry
             return entry
 
+    def geometry(self, layer: Layer, crs: CRS) -> Prepared | None:
+        """The prepared layer for hit tests and extents: any entry whose geometries are current
+        will do, whatever its style, so a click right after a restyle does not wait for the
+        colours of a big layer on the GUI thread. Else as :meth:`prepare`."""
+        entry = self._entries.get(layer)
+        if entry is not None and entry.gdf is layer.gdf and entry.crs == CRS.from_user_input(crs):
+            return entry
+        return self.prepare(layer, crs)
+
     def extent(self, layer: Layer, crs: CRS) -> tuple[float, float, float, float] | None:
         """The box around ``layer``'s geometries in ``crs`` if the layer is prepared (cheap enough
         for the GUI thread, unlike ``gdf.total_bounds`` of a million features), else None."""
