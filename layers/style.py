@@ -237,14 +237,23 @@ def category_keys(values: pd.Series) -> list[str]:
     value is the category ``NO_VALUE`` (listed last, only if there is one). ``Style.categories``
     and ``Style.category_labels`` are keyed by these."""
     keys = values.astype("string")
-    uniques = sorted(keys.dropna().unique(), key=str)
-    return uniques + ([NO_VALUE] if keys.isna().any() else [])
+    return _sorted_keys(values, keys) + ([NO_VALUE] if keys.isna().any() else [])
+
+
+def _sorted_keys(values: pd.Series, keys: pd.Series) -> list[str]:
+    """The distinct non-missing ``keys`` (``values`` as text) in order: by number for a numeric
+    column (2 before 10), else as text."""
+    present = values.notna().to_numpy()
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        order = pd.DataFrame({"k": keys[present], "v": values[present]}).drop_duplicates("k").sort_values("v")
+        return [str(k) for k in order["k"]]
+    return sorted(keys[present].unique(), key=str)
 
 
 def _categorized(style: Style, values: pd.Series) -> Symbology:
     missing = values.isna().to_numpy()
     keys = values.astype("string").fillna(NO_VALUE)
-    uniques = sorted(keys[~missing].unique(), key=str)
+    uniques = _sorted_keys(values, keys)
     palette = PALETTES.get(style.palette, PALETTES["okabe_ito"])
     colors = {key: style.categories.get(key, palette[i % len(palette)]) for i, key in enumerate(uniques)}
     colors[NO_VALUE] = style.categories.get(NO_VALUE, NO_DATA_COLOR)

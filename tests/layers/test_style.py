@@ -192,7 +192,7 @@ def test_palette_choice(name):
 def test_category_keys_follow_the_legend_order():
     values = pd.Series([3, 1, None, 10, 1])
     keys = category_keys(values)
-    assert keys == ["1.0", "10.0", "3.0", "no value"]
+    assert keys == ["1.0", "3.0", "10.0", "no value"]  # numbers in numeric order
     sym = symbolize(Style(kind="categorized", field="v"), pd.DataFrame({"v": values}))
     assert [label for label, _ in sym.legend] == keys
     assert category_keys(pd.Series(["b", "a", "b"])) == ["a", "b"]
@@ -214,3 +214,18 @@ def test_symbology_key_ignores_what_does_not_change_colours():
     for changed in (replace(style, palette="paired"), replace(style, categories={"a": "#00ff00"}),
                     replace(style, stroke="#000000"), replace(style, kind="graduated")):
         assert symbology_key(changed) != symbology_key(style)
+
+
+def test_numeric_categories_are_in_numeric_order():
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    from layers.style import NO_VALUE, category_keys
+
+    values = pd.Series([10.0, 2.0, 1.0, None, 2.0])
+    assert category_keys(values) == ["1.0", "2.0", "10.0", NO_VALUE]
+    gdf = gpd.GeoDataFrame({"levels": values}, geometry=[shapely.Point(i, 0) for i in range(5)])
+    legend = symbolize(Style(kind="categorized", field="levels"), gdf).legend
+    assert [label for label, _ in legend] == ["1.0", "2.0", "10.0", NO_VALUE]
+    assert category_keys(pd.Series(["b", "a", "B"])) == ["B", "a", "b"]  # text stays text
