@@ -18,9 +18,13 @@ residents enter in the summary and the areas, which weigh every building by its 
 shares of residents, and the residents-weighted mean score.
 
 The maximum distances are metres and do not change with the profile: the profile's speed turns
-metres into minutes. Buildings whose nearest street lies on a piece of network apart from the
-largest (often a courtyard path) are counted as ``buildings_off_main_network``: they usually
-reach little. ``new_benches`` are the greedy top-k bench sites on the streets that give the most
+metres into minutes. Small pieces of network apart from the main one (a courtyard path, steps
+mapped without their streets) are passed over when snapping (``min_piece_m``, default 500 m of
+street; the largest piece always counts): a building, destination or rest whose nearest street
+lies on such a piece snaps to the nearest street of a larger piece within ``max_snap_m``
+(``buildings_moved_off_small_pieces``, ``destinations_moved_off_small_pieces``). Buildings left on
+a piece apart from the largest are counted as ``buildings_off_main_network``: they usually reach
+little. ``new_benches`` are the greedy top-k bench sites on the streets that give the most
 residents rest-aware access to a destination role (see :mod:`analysis.age_friendly_rest`).
 """
 
@@ -62,7 +66,8 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
                  max_benches_m: float = 100.0, max_toilets_m: float = 500.0, max_pharmacies_m: float = 720.0,
                  max_groceries_m: float = 720.0, max_green_spaces_m: float = 300.0,
                  max_healthcare_m: float = 720.0, min_green_space_m2: float = 0.0, rest_max_m: float = 200.0,
-                 max_snap_m: float = 100.0, new_benches_k: int = 5, population_field: str = "",
+                 max_snap_m: float = 100.0, min_piece_m: float = 500.0, new_benches_k: int = 5,
+                 population_field: str = "",
                  feedback: Feedback | None = None) -> AnalysisResult:
     """Walking access of every building to each destination layer given, with and without rests.
 
@@ -89,17 +94,18 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
     fb.check_cancelled()
     fb.progress(0.2, "Snapping buildings to the streets")
     points = origins(buildings)
-    snapped = snap_points(network, points, max_snap_m=max_snap_m)
+    snapped = snap_points(network, points, max_snap_m=max_snap_m, min_piece_m=min_piece_m)
     reach = np.flatnonzero(snapped.edge >= 0)
     homes = take(snapped, reach)
 
-    dests, targets_total, targets_unreachable = {}, {}, {}
+    dests, targets_total, targets_unreachable, targets_moved = {}, {}, {}, 0
     for role, gdf in dest_layers.items():
         if role == "green_spaces" and min_green_space_m2 > 0:
             area = shapely.area(shapely.make_valid(gdf.geometry.to_numpy()))
             gdf = gdf[area >= min_green_space_m2]
         pts, feature = target_points(gdf)
-        s = snap_points(network, pts, max_snap_m=max_snap_m)
+        s = snap_points(network, pts, max_snap_m=max_snap_m, min_piece_m=min_piece_m)
+        targets_moved += len(np.unique(feature[s.moved])) if s.moved is not None else 0
         dests[role] = take(s, np.flatnonzero(s.edge >= 0))
         targets_total[role] = len(gdf)
         targets_unreachable[role] = len(gdf) - len(np.unique(feature[s.edge >= 0]))
@@ -122,7 +128,7 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
 
     fb.progress(0.5, "Rest-aware access")
     rests_pts, rest_kind = rest_points(benches, transit_stops)
-    rs = snap_points(network, rests_pts, max_snap_m=max_snap_m)
+    rs = snap_points(network, rests_pts, max_snap_m=max_snap_m, min_piece_m=min_piece_m)
     rest_on = np.flatnonzero(rs.edge >= 0)
     graph = build_rest_graph(network, homes, take(rs, rest_on), dests, rest_max_m, SubFeedback(fb, 0.5, 0.65))
     rest_m_reach = {}
@@ -141,9 +147,9 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
     out["age_friendly_rest_score"] = rest_score
     fb.progress(0.7, "Proposing new benches")
 
-    candidates = street_candidates(network) if new_benches_k > 0 else np.empty(0, dtype=object)
+    candidates, sites = street_candidates(network, min_piece_m=min_piece_m)
     chosen = propose_benches(graph, {r: ok[r][reach] for r in dests}, rest_m_reach, max_m, weights[reach],
-                             int(new_benches_k), candidates, max_snap_m, SubFeedback(fb, 0.7, 0.95))
+                             int(new_benches_k), sites, SubFeedback(fb, 0.7, 0.95))
     new = gpd.GeoDataFrame({"rank": np.arange(1, len(chosen) + 1, dtype=int),
                             "residents_connected": chosen["residents_connected"].to_numpy(dtype=float),
                             "access_gained": chosen["access_gained"].to_numpy(dtype=float),
@@ -152,6 +158,7 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
     fb.check_cancelled()
     fb.progress(0.95, "Summing up by area")
     areas = _areas(out, weights, points, list(dests), ok, rest_ok, score, districts)
+    in_areas = float(areas["residents"].sum())
 
     total = float(weights.sum())
 
@@ -184,10 +191,14 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
         "buildings_unreachable": int(unreachable.sum()),
         "residents_unreachable": float(weights[unreachable].sum()),
         "buildings_off_main_network": int(off_main.sum()),
+        "buildings_moved_off_small_pieces": int(snapped.moved.sum()) if snapped.moved is not None else 0,
+        "destinations_moved_off_small_pieces": int(targets_moved),
         "residents_off_main_network": float(weights[off_main].sum()),
         "buildings_without_geometry": int(shapely.is_missing(points).sum()),
         "rest_points": int(len(rest_on)),
         "rest_points_stops": int((rest_kind[rest_on] == "stop").sum()),
+        "areas": int(len(areas)),
+        "residents_outside_areas": float(total - in_areas) if districts is not None else 0.0,
         "new_benches": int(len(new)),
         "new_benches_residents_connected": float(new["residents_connected"].sum()),
         "profile": profile,
@@ -199,7 +210,8 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
     })
     params = {"profile": profile, "walk_speed_mps": walk_speed_mps,
               **{f"max_{r}_m": max_m[r] for r in DESTINATIONS}, "min_green_space_m2": min_green_space_m2,
-              "rest_max_m": rest_max_m, "max_snap_m": max_snap_m, "new_benches_k": new_benches_k,
+              "rest_max_m": rest_max_m, "max_snap_m": max_snap_m, "min_piece_m": min_piece_m,
+              "new_benches_k": new_benches_k,
               "population_field": population_field}
     fb.progress(1.0, "Age-friendly access done")
     return AnalysisResult.make("age-friendly", {"buildings": out, "new_benches": new, "areas": areas}, summary,
@@ -226,20 +238,41 @@ def _check(buildings, streets, dest_layers, districts) -> None:
                             fix="Give one or more of: " + ", ".join(DESTINATIONS))
 
 
+#: Columns that name a district, looked for in this order (any case).
+NAME_COLUMNS = ("name", "nimi", "namn", "district", "kaupunginosa", "neighbourhood", "label", "title", "id")
+
+
+def _district_names(districts: gpd.GeoDataFrame) -> np.ndarray:
+    """A readable name per district: its name column where it has one, else "District 1", 2, ..."""
+    out = np.array([f"District {i + 1}" for i in range(len(districts))], dtype=object)
+    lower = {str(c).lower(): c for c in districts.columns if c != districts.geometry.name}
+    for key in NAME_COLUMNS:
+        if key in lower:
+            text = districts[lower[key]].astype("string").str.strip()
+            has = (text.notna() & (text != "")).to_numpy(dtype=bool)
+            out[has] = text[has].to_numpy(dtype=object)
+            break
+    return out
+
+
 def _areas(out: gpd.GeoDataFrame, weights: np.ndarray, points: np.ndarray, roles: list[str],
            ok: dict, rest_ok: dict, score: np.ndarray, districts: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """Residents, shares within reach per role (with and without rests) and the mean score per
-    district, or per 250 m grid cell holding buildings."""
+    district, or per 250 m grid cell holding buildings; ``area_name`` first (the district's name
+    column, else "District n"; "250 m cell E x N y" for the grid). A building counts in the district
+    its origin lies in (on a shared border: the first); buildings outside every district in none.
+    Shares are of the residents (population-weighted), NaN where an area has no residents."""
     has = ~shapely.is_missing(points)
     area_of = np.full(len(out), -1)
     if districts is not None:
         base = districts.reset_index(drop=True)
         geoms = shapely.make_valid(base.geometry.to_numpy())
         tree = shapely.STRtree(geoms)
-        pi, di = tree.query(points[has], predicate="within")
+        pi, di = tree.query(points[has], predicate="intersects")  # on a shared border: the first district
         first = np.unique(pi, return_index=True)[1]
         area_of[np.flatnonzero(has)[pi[first]]] = di[first]
         base = gpd.GeoDataFrame(base.drop(columns=base.geometry.name), geometry=geoms, crs=out.crs)
+        names = _district_names(base)
     else:
         xy = shapely.get_coordinates(points[has])
         cell = np.floor(xy / GRID_M).astype(np.int64)
@@ -248,6 +281,9 @@ def _areas(out: gpd.GeoDataFrame, weights: np.ndarray, points: np.ndarray, roles
         x0, y0 = keys[:, 0] * GRID_M, keys[:, 1] * GRID_M
         base = gpd.GeoDataFrame({"cell": [f"{int(x)}_{int(y)}" for x, y in zip(x0, y0, strict=True)]},
                                 geometry=shapely.box(x0, y0, x0 + GRID_M, y0 + GRID_M), crs=out.crs)
+        names = np.array([f"{GRID_M:g} m cell E {int(x)} N {int(y)}" for x, y in zip(x0, y0, strict=True)],
+                         dtype=object)
+    base.insert(0, "area_name", names)
     inside = area_of >= 0
     frame = pd.DataFrame({"area": area_of[inside], "w": weights[inside], "one": 1,
                           "ws": weights[inside] * score[inside],

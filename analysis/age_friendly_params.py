@@ -79,6 +79,9 @@ PARAMS = (
           "another 20 % 50-200 m)", "m", 1, 5_000),
     Param("max_snap_m", "float", 100.0, "buildings and destinations farther than this from every street are "
           "unreachable (reported)", "m", 0, 5_000),
+    Param("min_piece_m", "float", 500.0, "buildings, destinations and rests skip pieces of network apart from the "
+          "main one with less street than this (courtyard paths, steps) and snap to a larger piece within the "
+          "snap distance; 0 snaps to the nearest street whatever its piece", "m", 0, 100_000),
     Param("new_benches_k", "int", 5, "how many new bench sites to propose (0: none)", "", 0, 100),
     Param("population_field", "str", "", "column with residents per building (empty: found automatically, else "
           "1 per building)"),

@@ -9,14 +9,17 @@ home -> rest, rest -> rest, rest -> destination and home -> destination. Homes a
 rests in another person's home). One multi-source Dijkstra per destination role, run from the
 destinations on the reversed graph, gives every home its rest-aware distance at once.
 
-New bench sites are chosen greedily among points every ``SAMPLE_SPACING_M`` along the streets:
+New bench sites are chosen greedily among points every ``SAMPLE_SPACING_M`` along the streets
+(those within two stretches, 2 L as the crow flies, of a home that misses rest-aware access):
 each step adds the site that gives the most residents rest-aware access to a destination role
 they can reach within its maximum but not yet with rests (the ``benches`` role itself is left out:
 a new bench would trivially serve it). A site's gain is estimated from the homes that reach it
 directly (one stretch <= L) or through one rest (existing or already picked), with the site's own
 exact rest-aware walk onward: that estimate never exceeds the true gain (it may miss homes that
 need two or more rests before the site). After each pick the rest-aware distances are updated
-exactly (one bounded search from the new bench) and the true gain is reported. Greedy, so not
+exactly (one bounded search from the new bench) and the true gain is reported; only the estimates
+of the sites that pick can change (near the homes it connected, near it, or with a shorter walk
+onward) are computed again. Greedy, so not
 necessarily the best set of k sites (benches in series help each other, which greedy misses).
 """
 
@@ -29,9 +32,10 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
+from scipy.spatial import cKDTree
 
 from analysis.age_friendly_params import SAMPLE_SPACING_M
-from analysis.network import Network, Snapped, point_distances_within, snap_points
+from analysis.network import Network, Snapped, point_distances_within
 from layers.feedback import Feedback, SubFeedback, ensure
 
 #: Tag values of a stop's ``shelter``, ``bench`` or ``seat`` column that make it a rest (OSM:
@@ -95,14 +99,21 @@ def rest_points(benches, transit_stops) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(parts), np.concatenate(kinds)
 
 
-def street_candidates(network: Network, spacing_m: float = SAMPLE_SPACING_M) -> np.ndarray:
-    """Candidate bench sites: points on every network edge, one at the middle of each piece of
-    about ``spacing_m`` (an edge shorter than that gets its midpoint)."""
-    n = np.maximum(1, np.round(network.edge_len_m / spacing_m)).astype(int)
-    edge = np.repeat(np.arange(len(n)), n)
+def street_candidates(network: Network, spacing_m: float = SAMPLE_SPACING_M, *,
+                      min_piece_m: float = 0.0) -> tuple[np.ndarray, Snapped]:
+    """Candidate bench sites: points on the network edges, one at the middle of each piece of
+    about ``spacing_m`` (an edge shorter than that gets its midpoint); with ``min_piece_m`` only on
+    the largest piece of network and pieces with at least that much street. Returns the points
+    and the same sites as snapped points (on their edges, snap leg 0)."""
+    edges = (np.flatnonzero(network.edges_on_pieces_of(min_piece_m)) if min_piece_m > 0
+             else np.arange(len(network.edge_len_m)))
+    n = np.maximum(1, np.round(network.edge_len_m[edges] / spacing_m)).astype(int)
+    edge = np.repeat(edges, n)
     k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
-    fraction = (k + 0.5) / n[edge]
-    return shapely.line_interpolate_point(network.edge_geom[edge], fraction, normalized=True)
+    fraction = (k + 0.5) / np.repeat(n, n)
+    points = shapely.line_interpolate_point(network.edge_geom[edge], fraction, normalized=True)
+    along = fraction * network.edge_len_m[edge]
+    return points, Snapped(edge.astype(np.int64), along, np.zeros(len(edge)), shapely.get_coordinates(points))
 
 
 @dataclass
@@ -201,9 +212,10 @@ def rest_distances(g: RestGraph, role: str) -> np.ndarray:
 
 
 def propose_benches(g: RestGraph, ok: dict[str, np.ndarray], rest_m: dict[str, np.ndarray],
-                    max_m: dict[str, float], weights: np.ndarray, k: int, candidates: np.ndarray,
-                    max_snap_m: float, feedback: Feedback | None = None) -> pd.DataFrame:
-    """Greedy choice of up to ``k`` new bench sites among ``candidates`` (points on the streets).
+                    max_m: dict[str, float], weights: np.ndarray, k: int, candidates: Snapped,
+                    feedback: Feedback | None = None) -> pd.DataFrame:
+    """Greedy choice of up to ``k`` new bench sites among ``candidates`` (sites on the streets,
+    :func:`street_candidates`).
 
     ``ok``/``rest_m`` per role and home of ``g`` (reach within the maximum, rest-aware distance);
     ``weights`` residents per home. Returns one row per chosen site in order: ``index`` (into
@@ -225,60 +237,97 @@ def propose_benches(g: RestGraph, ok: dict[str, np.ndarray], rest_m: dict[str, n
                     {r: g.dests[r] for r in roles}, {r: g.hd[r][homes] for r in roles}, {r: g.rd[r] for r in roles})
     w = weights[homes]
     miss = {r: missing[r][homes] for r in roles}
-    sites = snap_points(g.network, candidates, max_snap_m=max_snap_m)
-    on_street = np.flatnonzero(sites.edge >= 0)
-    sites = take(sites, on_street)
+    L = g.limit_m
+    # a site helps only homes within two stretches (home -> rest -> site), so within 2 L as the crow flies
+    near = cKDTree(sub.homes.xy).query(candidates.xy, distance_upper_bound=2 * L + _TOL)[0]
+    on_street = np.flatnonzero((candidates.edge >= 0) & np.isfinite(near))
     if len(on_street) == 0:
         return pd.DataFrame(columns=columns)
-    L = g.limit_m
+    sites = take(candidates, on_street)
     found = []
-    for i, a in enumerate([sub.homes, g.rests, *(sub.dests[r] for r in roles)]):
+    for i, a in enumerate([g.rests, *(sub.dests[r] for r in roles)]):
         fb.check_cancelled()
-        part = SubFeedback(fb, 0.4 * i / (len(roles) + 2), 0.4 * (i + 1) / (len(roles) + 2))
+        part = SubFeedback(fb, 0.3 * i / (len(roles) + 1), 0.3 * (i + 1) / (len(roles) + 1))
         found.append(sp.csr_matrix(point_distances_within(g.network, a, sites, L, feedback=part)))
-        part.progress(1.0, "Measuring walks to the candidate bench sites")
-    cand = _Candidates(sites, sp.csc_matrix(found[0]), found[1], dict(zip(roles, found[2:], strict=True)), [])
+        part.progress(1.0, "Measuring walks from the candidate bench sites")
+    cand = _Candidates(sites, sp.csc_matrix((len(homes), len(on_street))), found[0],
+                       dict(zip(roles, found[1:], strict=True)), [])
     n_h, C = len(homes), len(homes) + len(g.rests.edge)
     dist = {}
     for i, r in enumerate(roles):
         fb.check_cancelled()
         dist[r] = _role_distances(sub, r, cand, limit=max_m[r] + _TOL)
-        fb.progress(0.4 + 0.1 * (i + 1) / len(roles), "Rest-aware walks from the candidate sites")
+        fb.progress(0.3 + 0.1 * (i + 1) / len(roles), "Rest-aware walks from the candidate sites")
+    # the walks from the homes only to the sites from which some destination is in reach (the others
+    # gain nothing now; a pick may bring them in reach: then they count by the rests, a lower bound)
+    with np.errstate(invalid="ignore"):
+        useful = np.flatnonzero(np.any([dist[r][C:] <= max_m[r] + _TOL for r in roles], axis=0))
+    part = SubFeedback(fb, 0.4, 0.6)
+    hc = point_distances_within(g.network, sub.homes, take(sites, useful), L, feedback=part).tocoo()
+    cand.hc = sp.csc_matrix((hc.data, (hc.row, useful[hc.col])), shape=(n_h, len(on_street)))
+    has_hc = np.zeros(len(on_street), dtype=bool)
+    has_hc[useful] = True
     farthest = max(max_m[r] for r in roles) + _TOL
     picked: list[int] = []
     rows = []
+    gain = _estimated_gain(sub, cand, picked, miss, {r: dist[r][C:] for r in roles}, max_m, w)
     for step in range(1, k + 1):
         fb.check_cancelled()
-        gain = _estimated_gain(sub, cand, picked, miss, {r: dist[r][C:] for r in roles}, max_m, w)
         gain[picked] = 0.0
         best = int(np.argmax(gain))
         if gain[best] <= 0:
             break
         picked.append(best)
+        if not has_hc[best]:
+            col = point_distances_within(g.network, sub.homes, take(sites, np.array([best])), L).tocoo()
+            cand.hc = (cand.hc + sp.csc_matrix((col.data, (col.row, np.full(col.nnz, best))),
+                                               shape=cand.hc.shape)).tocsc()
+            has_hc[best] = True
         cand.cc.append(sp.csr_matrix(point_distances_within(g.network, take(sites, np.array([best])), sites, L)))
         to_new = _shortest_from(C + len(on_street), np.array([C + best]), _walk_blocks(sub, cand, picked), farthest)
-        fixed = {}
+        fixed, changed = {}, np.zeros(len(on_street), dtype=bool)
         for r in roles:
-            dist[r] = np.minimum(dist[r], to_new + dist[r][C + best])
+            new = np.minimum(dist[r], to_new + dist[r][C + best])
+            changed |= new[C:] < dist[r][C:]
+            dist[r] = new
             fixed[r] = miss[r] & (dist[r][:n_h] <= max_m[r] + _TOL)
         any_fixed = np.any([fixed[r] for r in roles], axis=0)
         gained = [r for r in roles if fixed[r].any()]
         gained_m = float(sum(w[fixed[r]].sum() for r in roles))
         rows.append([int(on_street[best]), float(w[any_fixed].sum()), gained_m, ", ".join(gained)])
         miss = {r: miss[r] & ~fixed[r] for r in roles}
-        fb.progress(0.5 + 0.5 * step / k, f"Proposing new benches ({step} of {k})")
+        # only the estimates of sites near the fixed homes, near the new bench or with a shorter walk onward change
+        redo = _affected(sub, cand, np.flatnonzero(any_fixed), changed)
+        gain[redo] = _estimated_gain(sub, cand, picked, miss, {r: dist[r][C:] for r in roles}, max_m, w, redo)[redo]
+        fb.progress(0.6 + 0.4 * step / k, f"Proposing new benches ({step} of {k})")
     return pd.DataFrame(rows, columns=columns)
 
 
+def _affected(g: RestGraph, cand: _Candidates, fixed_homes: np.ndarray, changed: np.ndarray) -> np.ndarray:
+    """The sites whose estimated gain may change after a pick: those within one or two stretches
+    (through a rest or a picked site) of a home that gained access, those within a stretch of a
+    picked site, and those whose rest-aware walk onward got shorter."""
+    out = changed.copy()
+    out[cand.hc[fixed_homes].tocsr().indices] = True
+    rests = np.unique(g.hr[fixed_homes].indices)
+    out[cand.rc[rests].indices] = True
+    for row in cand.cc:
+        out[row.indices] = True
+    return out
+
+
 def _estimated_gain(g: RestGraph, cand: _Candidates, picked: list[int], miss: dict[str, np.ndarray],
-                    site_m: dict[str, np.ndarray], max_m: dict[str, float], w: np.ndarray) -> np.ndarray:
+                    site_m: dict[str, np.ndarray], max_m: dict[str, float], w: np.ndarray,
+                    only: np.ndarray | None = None) -> np.ndarray:
     """Residents per candidate site who would gain rest-aware access to a role they miss, counting
     walks home -> site directly or through one rest (existing or picked) - a lower bound of the
-    true gain."""
+    true gain. With ``only`` (a mask of sites), the others get 0."""
     n_c, n_h = len(cand.sites.edge), len(w)
     with np.errstate(invalid="ignore"):
         slack = np.max([max_m[r] - site_m[r] for r in miss], axis=0) + _TOL  # metres left to reach a site
     useful = np.isfinite(slack) & (slack >= 0)
+    if only is not None:
+        useful &= only
     open_home = np.any([miss[r] for r in miss], axis=0)
     hc = _kept(cand.hc.tocoo(), open_home, useful, slack)
     left = sp.hstack([g.hr, cand.hc[:, picked]]).tocoo() if picked else g.hr.tocoo()

@@ -53,20 +53,32 @@ def parse_minutes(text: object) -> list[float]:
     return values
 
 
+def band_labels(bands_min: list[float]) -> list[str]:
+    """Legend labels of the rings, ``"0–5 min"``, ``"5–10 min"``, ``"10–15 min"`` (a categorized
+    legend orders text with numbers by number, so the bands stay in order)."""
+    lows = [0.0, *bands_min[:-1]]
+    return [f"{low:g}–{high:g} min" for low, high in zip(lows, bands_min, strict=True)]
+
+
 def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, walk_speed_mps: float = 0.8,
-                       minutes: str = "5,10,15", max_snap_m: float = 100.0, buffer_m: float = 25.0,
-                       feedback: Feedback | None = None) -> AnalysisResult:
+                       minutes: str = "5,10,15", max_snap_m: float = 100.0, min_piece_m: float = 500.0,
+                       buffer_m: float = 25.0, feedback: Feedback | None = None) -> AnalysisResult:
     """Walking isochrones from each feature of ``origins`` over the ``streets`` network (both in
     one metric CRS). Result layers:
 
     * ``isochrones``: per origin and time band the ring reached in more than ``from_minutes`` and
       at most ``minutes`` (so an origin's bands do not hide each other on the map); columns
-      ``source`` (row of the origin), ``label``, ``from_minutes``, ``minutes``, ``band_m`` (metres
-      walked in ``minutes``) and ``area_m2`` (the whole area reachable within ``minutes``, the
-      inner bands included); larger bands first.
+      ``source`` (row of the origin), ``label``, ``band`` (the legend text, e.g. "5–10 min"),
+      ``from_minutes``, ``minutes``, ``band_m`` (metres walked in ``minutes``) and ``area_m2`` (the
+      whole area reachable within ``minutes``, the inner bands included); larger bands first, so
+      the smaller bands of one origin are drawn on top of the larger ones of its neighbours.
     * ``origins_snapped``: the origins moved onto the network, with ``snapped`` and ``snap_m``; an
       origin farther than ``max_snap_m`` from every street stays where it is, ``snapped`` False,
       and gets no isochrone.
+
+    Origins skip small disconnected pieces of network (``min_piece_m``, see
+    :func:`analysis.network.snap_points`): a pharmacy beside a 20 m courtyard path starts from the
+    nearest street of the main network instead, if one lies within ``max_snap_m``.
     """
     fb = ensure(feedback)
     fb.check_cancelled()
@@ -79,7 +91,7 @@ def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, 
     fb.check_cancelled()
     fb.progress(0.3, "Placing the origins on the network")
     points = origin_points(origins)
-    snapped = snap_points(network, points, max_snap_m=max_snap_m)
+    snapped = snap_points(network, points, max_snap_m=max_snap_m, min_piece_m=min_piece_m)
     bands_m = [m * 60.0 * walk_speed_mps for m in bands_min]
     areas = isochrones(network, snapped, bands_m, buffer_m=buffer_m, feedback=SubFeedback(fb, 0.35, 0.95))
     fb.check_cancelled()
@@ -98,6 +110,7 @@ def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, 
     rings = geoms.copy()
     rings[outer] = shapely.difference(geoms[outer], geoms[outer - 1])
     table = gpd.GeoDataFrame({"source": src, "label": labels[src],
+                              "band": np.tile(np.asarray(band_labels(bands_min), dtype=object), k),
                               "from_minutes": np.tile(np.r_[0.0, bands_min[:-1]], k),
                               "minutes": np.tile(np.asarray(bands_min, dtype=float), k),
                               "band_m": areas["band_m"].to_numpy(), "area_m2": whole_area},
@@ -118,6 +131,7 @@ def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, 
         "origins_snapped": int(on.sum()),
         "origins_unreachable": int(k - on.sum()),
         "origins_off_main_network": int(off_main.sum()),
+        "origins_moved_off_small_pieces": int(snapped.moved.sum()) if snapped.moved is not None else 0,
         "walk_speed_mps": float(walk_speed_mps),
         "minutes": ", ".join(f"{m:g}" for m in bands_min),
         "bands_m": ", ".join(f"{b:.0f}" for b in bands_m),
@@ -133,7 +147,7 @@ def walking_isochrones(streets: gpd.GeoDataFrame, origins: gpd.GeoDataFrame, *, 
         rows = table[table["minutes"] == m]
         summary[f"mean_area_km2_{m:g}min"] = float(rows["area_m2"].mean() / 1e6) if len(rows) else 0.0
     params = {"walk_speed_mps": walk_speed_mps, "minutes": str(minutes), "max_snap_m": max_snap_m,
-              "buffer_m": buffer_m}
+              "min_piece_m": min_piece_m, "buffer_m": buffer_m}
     fb.progress(1.0, "Isochrones done")
     return AnalysisResult.make("isochrones", {"isochrones": table, "origins_snapped": out_origins}, summary, params)
 
@@ -176,14 +190,17 @@ SPEC = Analysis(
         Param("minutes", "str", "5,10,15", "walking times in minutes, separated by commas (at most 8)"),
         Param("max_snap_m", "float", 100.0, "origins farther than this from every street are left out", "m",
               0, 5000),
+        Param("min_piece_m", "float", 500.0, "origins skip pieces of network apart from the main one with less "
+              "street than this (courtyard paths, steps); 0 snaps to the nearest street whatever its piece", "m",
+              0, 100_000),
         Param("buffer_m", "float", 25.0, "width drawn on each side of the reachable streets", "m", 1, 500),
     ),
     run=walking_isochrones,
     sources=("Asher L. et al. (2012), Most older pedestrians are unable to cross the road in time, Age and Ageing "
              "41(5): mean walking speed over 65 is 0.9 m/s (men) and 0.8 m/s (women)",),
     result_styles={
-        "isochrones": Style(kind="graduated", field="minutes", scheme="natural_breaks", classes=MAX_BANDS,
-                            ramp="YlGnBu_r", fill_opacity=0.5, stroke="#ffffff", stroke_width=0.6, unit="min"),
+        "isochrones": Style(kind="categorized", field="band", fill_opacity=0.55, stroke="#ffffff",
+                            stroke_width=0.6),
         "origins_snapped": Style(kind="categorized", field="snapped", stroke="#ffffff", size=8.0,
                                  categories={"True": "#000000", "False": "#D55E00"},
                                  category_labels={"True": "on the network",

@@ -5,7 +5,10 @@ Lines are cut ("noded") wherever the network has a junction, and nowhere else:
 1. line ends closer than ``join_tolerance_m`` become one node (KD-tree clusters);
 2. a line end lying on another line (within the tolerance), or a vertex that two lines share,
    cuts the other line there (a T junction, or streets digitised through a common vertex);
-3. two segments that cross without a common vertex cut both lines at the crossing (an X).
+3. two segments that cross without a common vertex cut both lines at the crossing (an X) — unless
+   they lie on different levels: when the layer has ``layer``, ``bridge`` or ``tunnel`` columns
+   (OpenStreetMap tags, kept by the OSM import), a footbridge or an underpass crossing a street is
+   not joined to it; where they share an end point or a vertex they still join (stairs up to a bridge).
 
 An OSM import is already split at its junctions, so steps 2 and 3 find nothing in it: they are
 one point-in-line query and one bounding-box query plus numpy orientation tests, not a general
@@ -63,6 +66,20 @@ class Network:
                                             np.concatenate([w[keep], w[keep]]), len(self.node_xy))
         return self._cache["graph"]
 
+    def piece_length_m(self) -> np.ndarray:
+        """Metres of street in each connected piece (``component`` id -> length)."""
+        if "piece_length" not in self._cache:
+            self._cache["piece_length"] = np.bincount(self.component[self.edge_u], weights=self.edge_len_m,
+                                                      minlength=int(self.component.max(initial=-1)) + 1)
+        return self._cache["piece_length"]
+
+    def edges_on_pieces_of(self, min_piece_m: float) -> np.ndarray:
+        """True for each edge on the largest piece or on a piece with at least ``min_piece_m`` metres of street."""
+        big = self.piece_length_m() >= float(min_piece_m)
+        if len(big):
+            big[0] = True
+        return big[self.component[self.edge_u]]
+
     def edge_tree(self) -> shapely.STRtree:
         if "tree" not in self._cache:
             self._cache["tree"] = shapely.STRtree(self.edge_geom)
@@ -77,7 +94,10 @@ def build_network(streets: gpd.GeoDataFrame, *, join_tolerance_m: float = 0.5,
     vertex; user layers need not be split), line ends closer than ``join_tolerance_m`` are joined
     (and a line end that close to another line is joined to it), MultiLineStrings are exploded,
     zero-length pieces dropped. Edge weight = length in metres. Disconnected pieces are kept and
-    reported (``component``, ``report``). Raises :class:`CityDeskError` for an empty layer, a layer
+    reported (``component``, ``report``). Lines on different levels (columns ``layer``, ``bridge``,
+    ``tunnel`` as OpenStreetMap tags them: a different ``layer`` number, untagged = 0, or one a
+    bridge or tunnel and the other not) are not noded where they cross; the report counts those
+    crossings as ``crossings_on_different_levels``. Raises :class:`CityDeskError` for an empty layer, a layer
     without lines or a layer not in a projected CRS.
     """
     fb = ensure(feedback)
@@ -100,7 +120,7 @@ def build_network(streets: gpd.GeoDataFrame, *, join_tolerance_m: float = 0.5,
     cuts_v, n_shared = lines.shared_vertices(tree, geoms)
     fb.check_cancelled()
     fb.progress(0.45, "Finding crossings")
-    cuts_x, n_crossings = lines.crossings(tree if lines.two_point_only() else None)
+    cuts_x, n_crossings, n_levels = lines.crossings(tree if lines.two_point_only() else None, _levels(streets))
     fb.check_cancelled()
     fb.progress(0.6, "Cutting lines at junctions")
     pieces = lines.cut([cuts_t, cuts_v, cuts_x])
@@ -109,6 +129,7 @@ def build_network(streets: gpd.GeoDataFrame, *, join_tolerance_m: float = 0.5,
     net = _assemble(lines, pieces, crs, tol)
     net.report.update(joined_endpoints=int(joined), endpoints_on_lines=int(len(cuts_t[0])),
                       shared_vertices_noded=int(n_shared), crossings_noded=int(n_crossings),
+                      crossings_on_different_levels=int(n_levels),
                       lines=int(lines.n_lines), skipped_features=int(lines.skipped_rows))
     fb.progress(1.0, "Network built")
     return net
@@ -264,9 +285,11 @@ class _Lines:
         xy = np.concatenate([self.xy[kv], self.xy[kv]])
         return (lines, along, xy, np.zeros(len(lines))), len(np.unique(kv))
 
-    def crossings(self, line_tree):
+    def crossings(self, line_tree, level=None):
         """Cuts where two segments cross at a point inside both (no common vertex), found by a
-        bounding-box query and orientation tests. Returns the cuts and the number of crossing points."""
+        bounding-box query and orientation tests; with ``level`` (a number per input row) only
+        segments on the same level. Returns the cuts, the number of crossing points and the number
+        of crossings left alone because the lines are on different levels."""
         k = np.flatnonzero(self.line[1:] == self.line[:-1])  # segment k runs from vertex k to k + 1
         a, b = self.xy[k], self.xy[k + 1]
         if line_tree is not None:  # every line is one segment: the line tree is the segment tree
@@ -281,8 +304,14 @@ class _Lines:
         d1, d2 = _cross(a1 - a0, b0 - a0), _cross(a1 - a0, b1 - a0)
         d3, d4 = _cross(b1 - b0, a0 - b0), _cross(b1 - b0, a1 - b0)
         proper = (d1 * d2 < 0) & (d3 * d4 < 0)
+        n_levels = 0
+        if level is not None and proper.any():
+            row_i, row_j = self.source[self.line[k[i]]], self.source[self.line[k[j]]]
+            apart = proper & (level[row_i] != level[row_j])
+            n_levels = int(apart.sum())
+            proper &= ~apart
         if not proper.any():
-            return _no_cuts(), 0
+            return _no_cuts(), 0, n_levels
         i, j, a0, a1 = i[proper], j[proper], a0[proper], a1[proper]
         d1, d2, d3, d4 = d1[proper], d2[proper], d3[proper], d4[proper]
         t, s = d3 / (d3 - d4), d1 / (d1 - d2)  # nonzero denominators: the signs differ
@@ -293,7 +322,7 @@ class _Lines:
         along_b = self.cum[kb] + s * (self.cum[kb + 1] - self.cum[kb])
         lines = np.concatenate([self.line[ka], self.line[kb]])
         return (lines, np.concatenate([along_a, along_b]), np.concatenate([pt, pt]),
-                np.ones(len(lines))), n_points
+                np.ones(len(lines))), n_points, n_levels
 
     def cut(self, cut_sets) -> tuple[np.ndarray, np.ndarray]:
         """The lines cut at the given cuts ``(line, along, xy, priority)``: returns the piece
@@ -380,6 +409,31 @@ def _assemble(lines: _Lines, pieces, crs: pyproj.CRS, tol: float) -> Network:
     return Network(crs=crs, node_xy=node_xy, edge_u=u.astype(np.int64), edge_v=v.astype(np.int64),
                    edge_len_m=length, edge_geom=geoms, edge_source=source.astype(np.int64),
                    component=component, report=report)
+
+
+#: ``bridge``/``tunnel`` values that do not lift or sink a way (OSM: a passage through a building
+#: or a roofed way is at street level).
+_AT_GRADE = frozenset({"", "no", "false", "0", "building_passage", "covered"})
+
+
+def _levels(streets: gpd.GeoDataFrame) -> np.ndarray | None:
+    """A level number per row from the ``layer``, ``bridge`` and ``tunnel`` columns (None without
+    them): rows with equal numbers are on the same level."""
+    cols = {str(c).lower(): c for c in streets.columns}
+    if not {"layer", "bridge", "tunnel"} & set(cols):
+        return None
+    n = len(streets)
+    layer = np.zeros(n)
+    if "layer" in cols:
+        layer = pd.to_numeric(streets[cols["layer"]], errors="coerce").fillna(0.0).to_numpy(dtype=float)
+    flags = []
+    for name in ("bridge", "tunnel"):
+        if name in cols:
+            text = streets[cols[name]].astype("string").str.strip().str.lower()
+            flags.append((text.notna() & ~text.isin(_AT_GRADE)).to_numpy(dtype=bool))
+        else:
+            flags.append(np.zeros(n, dtype=bool))
+    return np.round(layer).astype(np.int64) * 4 + flags[0] * 1 + flags[1] * 2
 
 
 def _no_cuts():

@@ -21,6 +21,8 @@ from layers.feedback import Feedback, ensure
 
 #: About this many sources per bounded search.
 GROUP = 128
+#: A cell of sources is at most this many limits wide.
+CELL_LIMITS = 4.0
 #: At most this many distances held at once per search (sources x nodes), 32 MB.
 MAX_ENTRIES = 4_000_000
 #: A stored distance of exactly 0 m (absent entries of a sparse matrix mean "farther").
@@ -39,7 +41,9 @@ def local_searches(network: Network, sources: Snapped, rows: np.ndarray, limit_m
     xy = sources.xy[rows]
     lo, hi = xy.min(axis=0), xy.max(axis=0)
     area = max(float(np.prod(hi - lo)), 1.0)
-    cell = max(float(limit_m), np.sqrt(area * GROUP / len(rows)), 1.0)
+    # cells of about GROUP sources, but not much wider than the limit: a few sources spread over a
+    # city would otherwise search (and hold distances for) nodes far beyond their reach
+    cell = max(float(limit_m), min(np.sqrt(area * GROUP / len(rows)), CELL_LIMITS * float(limit_m)), 1.0)
     ij = np.floor((xy - lo) / cell).astype(np.int64)
     key = ij[:, 0] * (ij[:, 1].max() + 1) + ij[:, 1]
     order = np.argsort(key, kind="stable")
@@ -178,9 +182,12 @@ def _min_matrix(rows, cols, vals, shape) -> sp.csr_matrix:
     r, c, d = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
     if len(r) == 0:  # no pair within the limit (np.r_[True, ...] below would be one too long)
         return sp.csr_matrix(shape)
-    order = np.lexsort((d, c, r))
-    r, c, d = r[order], c[order], d[order]
-    first = np.r_[True, (r[1:] != r[:-1]) | (c[1:] != c[:-1])]
-    r, c, d = r[first], c[first], np.maximum(d[first], ZERO_M)
+    key = r.astype(np.int64) * shape[1] + c  # one integer key: one sort, not a three-key lexsort
+    order = np.argsort(key)
+    key, d = key[order], d[order]
+    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    d = np.maximum(np.minimum.reduceat(d, start), ZERO_M)  # the shortest of repeated pairs
+    key = key[start]
+    r, c = key // shape[1], key % shape[1]
     indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=shape[0]))]
     return sp.csr_matrix((d, c, indptr), shape=shape)

@@ -10,7 +10,7 @@ on their edges: from a position at ``along`` metres on edge (u, v) of length L t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -24,6 +24,8 @@ from layers.feedback import Feedback, ensure
 #: Pieces of segments indexed for snapping are at most this long (metres), and K are looked at.
 INDEX_PIECE_M = 20.0
 K_NEAREST = (16,)
+#: Points snapped at a time.
+SNAP_CHUNK = 50_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -31,12 +33,15 @@ class Snapped:
     """Points placed on a network: per point the nearest ``edge`` (-1 when farther than the snap
     distance or without geometry: unreachable), ``along_m`` (metres from the edge's node u along
     the edge), ``snap_m`` (the straight leg in metres, NaN when unreachable) and ``xy`` (the
-    snapped position, NaN when unreachable)."""
+    snapped position, NaN when unreachable). ``moved`` (with ``snap_points(..., min_piece_m=...)``,
+    else None): True for each point whose nearest edge lay on a piece of network smaller than
+    ``min_piece_m`` and that was placed on a larger piece instead."""
 
     edge: np.ndarray
     along_m: np.ndarray
     snap_m: np.ndarray
     xy: np.ndarray
+    moved: np.ndarray | None = field(default=None, compare=False)
 
     def __len__(self) -> int:
         return len(self.edge)
@@ -48,50 +53,72 @@ class Snapped:
 
     def take(self, rows: np.ndarray) -> Snapped:
         """The snapped points ``rows`` (indices or a boolean mask), in that order."""
-        return Snapped(self.edge[rows], self.along_m[rows], self.snap_m[rows], self.xy[rows])
+        moved = None if self.moved is None else self.moved[rows]
+        return Snapped(self.edge[rows], self.along_m[rows], self.snap_m[rows], self.xy[rows], moved)
 
 
-def snap_points(network: Network, points, *, max_snap_m: float = 100.0) -> Snapped:
+def snap_points(network: Network, points, *, max_snap_m: float = 100.0, min_piece_m: float = 0.0) -> Snapped:
     """Each point placed on the nearest point of the nearest edge (not the nearest node) within
     ``max_snap_m`` metres; farther points, and missing or empty geometries, are unreachable
     (``edge == -1``), never dropped. ``points``: shapely Points (a building's origin is its
     ``point_on_surface()``, see :func:`analysis.population.origins`) or an (n, 2) array of
-    coordinates in ``network.crs``; other geometries count by their ``point_on_surface()``."""
+    coordinates in ``network.crs``; other geometries count by their ``point_on_surface()``.
+
+    ``min_piece_m`` > 0: small disconnected pieces of network (a courtyard path, steps mapped
+    apart from the streets) are passed over: a point goes to the nearest edge of the largest
+    piece or of a piece with at least ``min_piece_m`` metres of street, if one lies within
+    ``max_snap_m``; else it stays on its small piece (and reaches only what that piece reaches).
+    ``Snapped.moved`` then tells which points were placed on a larger piece than their nearest."""
     pts = _as_points(points)
     k = len(pts)
     edge = np.full(k, -1, np.int64)
     along = np.full(k, np.nan)
     snap = np.full(k, np.nan)
     xy = np.full((k, 2), np.nan)
+    moved = np.zeros(k, bool) if min_piece_m > 0 else None
     ok = np.flatnonzero(~(shapely.is_missing(pts) | shapely.is_empty(pts)))
     if len(ok) == 0 or len(network.edge_geom) == 0:
-        return Snapped(edge, along, snap, xy)
-    edge[ok], along[ok], snap[ok], xy[ok] = _nearest_on_edges(network, shapely.get_coordinates(pts[ok]),
-                                                               float(max_snap_m))
-    return Snapped(edge, along, snap, xy)
+        return Snapped(edge, along, snap, xy, moved)
+    p = shapely.get_coordinates(pts[ok])
+    edge[ok], along[ok], snap[ok], xy[ok] = _nearest_on_edges(network, p, float(max_snap_m))
+    if min_piece_m > 0:
+        allowed = network.edges_on_pieces_of(min_piece_m)
+        small = np.flatnonzero((edge[ok] >= 0) & ~allowed[np.maximum(edge[ok], 0)])
+        if len(small):
+            e, a, d, q = _nearest_on_edges(network, p[small], float(max_snap_m), float(min_piece_m))
+            found = e >= 0
+            rows = ok[small[found]]
+            edge[rows], along[rows], snap[rows], xy[rows] = e[found], a[found], d[found], q[found]
+            moved[rows] = True
+    return Snapped(edge, along, snap, xy, moved)
 
 
-def _nearest_on_edges(network: Network, p: np.ndarray, max_d: float):
+def _nearest_on_edges(network: Network, p: np.ndarray, max_d: float, min_piece_m: float = 0.0):
     """The nearest point of the nearest edge for each (x, y) in ``p`` within ``max_d`` (edge -1
     beyond): a KD-tree over the middles of short pieces (<= INDEX_PIECE_M) of every segment gives
     K candidates, exact when the best candidate is nearer than any other piece can be (its
     middle's distance minus half a piece); points left uncertain try more candidates, then the
-    exact ``STRtree.query_nearest``."""
+    exact ``STRtree.query_nearest``. With ``min_piece_m`` > 0 only the edges of pieces that large
+    (and of the largest piece) count."""
     n = len(p)
+    if n > SNAP_CHUNK:  # the (points x K) work arrays of a whole big layer would not fit in the caches
+        parts = [_nearest_on_edges(network, p[i:i + SNAP_CHUNK], max_d, min_piece_m) for i in range(0, n, SNAP_CHUNK)]
+        return tuple(np.concatenate([part[j] for part in parts]) for j in range(4))
     edge = np.full(n, -1, np.int64)
     along, best, xy = np.full(n, np.nan), np.full(n, np.nan), np.full((n, 2), np.nan)
     todo = np.arange(n)
     for k in K_NEAREST:
         if len(todo) == 0:
             return edge, along, best, xy
-        e, a, d, q, sure = _candidates(network, p[todo], max_d, k)
+        e, a, d, q, sure = _candidates(network, p[todo], max_d, k, min_piece_m)
         done = todo[sure]
         edge[done], along[done], best[done], xy[done] = e[sure], a[sure], d[sure], q[sure]
         todo = todo[~sure]
     if len(todo):
         pts = shapely.points(p[todo])
-        (i, e), d = network.edge_tree().query_nearest(pts, max_distance=max_d, return_distance=True,
-                                                       all_matches=False)
+        tree, tree_edges = _edge_tree(network, min_piece_m)
+        (i, e), d = tree.query_nearest(pts, max_distance=max_d, return_distance=True, all_matches=False)
+        e = tree_edges[e]
         rows = todo[i]
         geoms = network.edge_geom[e]
         a = np.clip(shapely.line_locate_point(geoms, pts[i]), 0.0, network.edge_len_m[e])
@@ -100,9 +127,21 @@ def _nearest_on_edges(network: Network, p: np.ndarray, max_d: float):
     return edge, along, best, xy
 
 
-def _candidates(network: Network, p: np.ndarray, max_d: float, k: int):
+def _edge_tree(network: Network, min_piece_m: float) -> tuple[shapely.STRtree, np.ndarray]:
+    """An STRtree over the edges that count (all, or those of pieces of at least ``min_piece_m``)
+    and the edge id of each tree item."""
+    if min_piece_m <= 0:
+        return network.edge_tree(), np.arange(len(network.edge_geom))
+    key = ("edge_tree", float(min_piece_m))
+    if key not in network._cache:
+        edges = np.flatnonzero(network.edges_on_pieces_of(min_piece_m))
+        network._cache[key] = (shapely.STRtree(network.edge_geom[edges]), edges)
+    return network._cache[key]
+
+
+def _candidates(network: Network, p: np.ndarray, max_d: float, k: int, min_piece_m: float = 0.0):
     """Nearest edge point among the segments of the ``k`` nearest indexed pieces, and whether that is sure."""
-    seg_a, seg_d, seg_len, seg_edge, seg_cum, tree, seg_of = _segment_index(network)
+    seg_a, seg_d, seg_len, seg_edge, seg_cum, tree, seg_of = _segment_index(network, min_piece_m)
     k = min(k, tree.n)
     dk, ik = tree.query(p, k=k, workers=-1)
     dk, ik = dk.reshape(len(p), k), ik.reshape(len(p), k)
@@ -127,24 +166,28 @@ def _candidates(network: Network, p: np.ndarray, max_d: float, k: int):
     return edge, along, best, xy, sure
 
 
-def _segment_index(network: Network):
-    """Segments of all edges (start, direction, length, edge, distance along the edge at the
-    start) and a KD-tree over the middles of their pieces of at most INDEX_PIECE_M."""
-    if "segments" not in network._cache:
-        coords, idx = shapely.get_coordinates(network.edge_geom, return_index=True)
+def _segment_index(network: Network, min_piece_m: float = 0.0):
+    """Segments of all edges (or of the edges of pieces of at least ``min_piece_m``): start,
+    direction, length, edge, distance along the edge at the start; and a KD-tree over the middles
+    of their pieces of at most INDEX_PIECE_M."""
+    key = "segments" if min_piece_m <= 0 else ("segments", float(min_piece_m))
+    if key not in network._cache:
+        edges = (np.arange(len(network.edge_geom)) if min_piece_m <= 0
+                 else np.flatnonzero(network.edges_on_pieces_of(min_piece_m)))
+        coords, idx = shapely.get_coordinates(network.edge_geom[edges], return_index=True)
         k = np.flatnonzero(idx[1:] == idx[:-1])
         seg_a, seg_d = coords[k], coords[k + 1] - coords[k]
         seg_len = np.hypot(seg_d[:, 0], seg_d[:, 1])
-        seg_edge = idx[k]
         cum = np.r_[0.0, np.cumsum(seg_len)]
-        first = np.searchsorted(seg_edge, seg_edge)  # first segment of each segment's edge
+        first = np.searchsorted(idx[k], idx[k])  # first segment of each segment's edge
         seg_cum = cum[:-1] - cum[first]
+        seg_edge = edges[idx[k]]
         pieces = np.maximum(1, np.ceil(seg_len / INDEX_PIECE_M).astype(np.int64))
         seg_of = np.repeat(np.arange(len(k)), pieces)
         frac = (np.arange(len(seg_of)) - np.repeat(np.cumsum(pieces) - pieces, pieces) + 0.5) / pieces[seg_of]
         tree = cKDTree(seg_a[seg_of] + frac[:, None] * seg_d[seg_of])
-        network._cache["segments"] = (seg_a, seg_d, seg_len, seg_edge, seg_cum, tree, seg_of)
-    return network._cache["segments"]
+        network._cache[key] = (seg_a, seg_d, seg_len, seg_edge, seg_cum, tree, seg_of)
+    return network._cache[key]
 
 
 def nearest_distance(network: Network, origins: Snapped, targets: Snapped, *, cutoff_m: float | None = None,

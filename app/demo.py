@@ -110,9 +110,20 @@ def _headline(summary) -> str:
     if "covered_share" in summary:
         return (f"{summary['covered_share'] * 100:.1f} % of residents covered "
                 f"({summary['residents_not_covered']:,.0f} residents not covered)")
+    if "share_all_in_reach" in summary:  # age-friendly
+        return (f"{summary['share_all_in_reach'] * 100:.1f} % of residents reach every destination "
+                f"({summary.get('share_all_rest_in_reach', 0.0) * 100:.1f} % with rests every "
+                f"{summary.get('rest_max_m', 200):,.0f} m); mean score {summary.get('mean_score', 0.0):.0f} / 100")
     shown = [(k, v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)][:3]
-    return ", ".join(f"{k.replace('_', ' ')}: {v:,.0f}" if abs(v) >= 10 else f"{k.replace('_', ' ')}: {v:.3g}"
-                     for k, v in shown)
+    return ", ".join(_figure(k, v) for k, v in shown)
+
+
+def _figure(key: str, value: float) -> str:
+    """One figure as the results panel shows it: shares in %, large numbers whole."""
+    label = key.replace("_", " ")
+    if "share" in key.split("_") or key.endswith("_fraction"):
+        return f"{label}: {value * 100:.1f} %"
+    return f"{label}: {value:,.0f}" if abs(value) >= 10 else f"{label}: {value:.3g}"
 
 
 def _slug(text: str, index: int) -> str:

@@ -4,7 +4,7 @@ destination layers, then one nearest-facility pass per layer; against networkx
 (``nearest_pois``, which snaps points to the nearest node).
 
     python benchmarks/bench_network.py [--sizes 10000 100000 1000000] [--networkx-at 10000]
-                                       [--pandana-at 10000 100000]
+                                       [--pandana-at 10000 100000] [--age-friendly-at 10000 100000]
 
 networkx and pandana are benchmark-only: ``pip install networkx pandana`` (not CityDesk
 dependencies). Prints seconds per step, the ratios (above 1: CityDesk is faster) and the mean
@@ -146,11 +146,46 @@ def sample_city_note() -> str:
             f"node-to-node distances: mean {signed.mean():+.1f} m, mean absolute {np.abs(signed).mean():.1f} m")
 
 
+def age_friendly_note(n: int) -> str:
+    """The whole age-friendly analysis on the synthetic city of ``n`` buildings, with the time of
+    the greedy new-bench siting apart."""
+    from analysis import age_friendly_rest
+    from analysis.age_friendly import age_friendly
+
+    city = synthetic_city(n)
+    layers = {**synthetic_destinations(n), "green_spaces": city["green_spaces"]}
+    streets = synthetic_network(n)
+    spent = {}
+    propose = age_friendly_rest.propose_benches
+
+    def timed(*args, **kw):
+        t = time.perf_counter()
+        try:
+            return propose(*args, **kw)
+        finally:
+            spent["benches"] = time.perf_counter() - t
+
+    import analysis.age_friendly as module
+    module.propose_benches = timed
+    try:
+        t = time.perf_counter()
+        result = age_friendly(city["buildings"], streets, new_benches_k=5, **layers)
+        total = time.perf_counter() - t
+    finally:
+        module.propose_benches = propose
+    return (f"{n:>10,}: age-friendly (7 roles, rests, 5 new benches) {total:.2f} s, of it the greedy bench siting "
+            f"{spent.get('benches', 0.0):.2f} s; {result.summary['new_benches_residents_connected']:,.0f} residents "
+            f"connected by the new benches")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--networkx-at", type=int, nargs="*", default=[10_000])
     parser.add_argument("--pandana-at", type=int, nargs="*", default=[10_000])
+    parser.add_argument("--age-friendly-at", type=int, nargs="*", default=[],
+                        help="also time the whole age-friendly analysis (six destination layers, parks, rests, "
+                             "five new benches) at these sizes")
     args = parser.parse_args(argv)
     try:
         import networkx  # noqa: F401
@@ -198,6 +233,8 @@ def main(argv=None) -> int:
             notes.append(f"{n:>10,}: CityDesk's exact distances minus pandana's node-to-node ones: mean "
                          f"{signed.mean():+.1f} m, mean absolute {np.abs(signed).mean():.1f} m, "
                          f"largest {np.abs(signed).max():.1f} m")
+    for n in args.age_friendly_at:
+        notes.append(age_friendly_note(n))
     if args.pandana_at and SAMPLE.exists():
         notes.append(sample_city_note())
     for note in notes:

@@ -42,7 +42,7 @@ STATION_DEDUPE_M = 400.0
 #: Layer name -> (columns besides geometry, geometry type).
 LAYERS: dict[str, tuple[tuple[str, ...], str]] = {
     "buildings": (("osm_id", "name", "building", "levels", "height", "use", "address"), "MultiPolygon"),
-    "streets": (("osm_id", "name", "highway", "length_m"), "LineString"),
+    "streets": (("osm_id", "name", "highway", "bridge", "tunnel", "layer", "length_m"), "LineString"),
     "transit_stops": (("osm_id", "name", "mode", "shelter", "wheelchair", "bench"), "Point"),
     "waste_bins": (("osm_id", "name", "kind", "recycling_type"), "Point"),
     "benches": (("osm_id", "backrest"), "Point"),
@@ -52,7 +52,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], str]] = {
     "green_spaces": (("osm_id", "name", "kind", "area_m2"), "MultiPolygon"),
     "healthcare": (("osm_id", "name", "kind"), "Point"),
 }
-_FLOAT_COLUMNS = {"levels", "height", "length_m", "area_m2"}
+_FLOAT_COLUMNS = {"levels", "height", "length_m", "area_m2", "layer"}
 _FIX_READ = "Export an extract with osmium extract (or JOSM), or download one from an OSM extract provider"
 
 
@@ -63,7 +63,10 @@ def import_osm(path: str | Path, *, feedback: Feedback | None = None) -> dict[st
       from ``height`` (NaN when untagged or unreadable), ``use`` normalized (see
       :func:`layers.osm_tags.building_use`), ``address`` as ``"<addr:street> <addr:housenumber>"``.
     - ``streets``: walkable ways (:func:`layers.osm_tags.walkable_mask`) split at every vertex shared
-      with another walkable way, so they form a network; ``length_m`` in metres.
+      with another walkable way, so they form a network; ``length_m`` in metres; ``bridge`` and
+      ``tunnel`` as tagged (``yes``, ``viaduct``, ``building_passage``, ...; NaN when untagged) and
+      ``layer`` as a number (NaN when untagged), so the network builder does not join a footbridge
+      to the street it crosses (:func:`analysis.network.build_network`).
     - ``transit_stops``: bus/tram stops, platforms, stations, ferry terminals; ``mode`` is bus, tram,
       rail, subway or ferry. A stop position or mapped-as-area platform within ``STOP_DEDUPE_M``
       metres of a stop (``STATION_DEDUPE_M`` of a station) of the same mode and name, or where
@@ -241,6 +244,9 @@ def _streets(lines: gpd.GeoDataFrame, tags: pd.DataFrame, metric) -> gpd.GeoData
         "osm_id": lines["osm_id"].to_numpy()[source],
         "name": tags["name"].to_numpy()[source],
         "highway": tags["highway"].to_numpy()[source],
+        "bridge": tags["bridge"].to_numpy()[source],
+        "tunnel": tags["tunnel"].to_numpy()[source],
+        "layer": tags["layer"].to_numpy()[source],
     }, geometry=gpd.GeoSeries(pieces, crs=WGS84), crs=WGS84)
     streets["length_m"] = streets.to_crs(metric).length.to_numpy() if len(streets) else np.array([], float)
     return streets[streets["length_m"] > 0]

@@ -23,7 +23,7 @@ KEYS = (
     "name", "highway", "railway", "public_transport", "amenity", "shop", "healthcare", "building",
     "building:levels", "height", "addr:street", "addr:housenumber", "leisure", "landuse", "natural",
     "foot", "access", "bus", "trolleybus", "tram", "train", "light_rail", "subway", "ferry", "station",
-    "shelter", "wheelchair", "bench", "backrest", "fee", "recycling_type",
+    "shelter", "wheelchair", "bench", "backrest", "fee", "recycling_type", "bridge", "tunnel", "layer",
 )
 
 WALKABLE_HIGHWAYS = frozenset({

@@ -242,12 +242,18 @@ def category_keys(values: pd.Series) -> list[str]:
 
 def _sorted_keys(values: pd.Series, keys: pd.Series) -> list[str]:
     """The distinct non-missing ``keys`` (``values`` as text) in order: by number for a numeric
-    column (2 before 10), else as text."""
+    column (2 before 10), else as text with the numbers in it compared as numbers ("Zone 2"
+    before "Zone 10", "5–10 min" before "10–15 min")."""
     present = values.notna().to_numpy()
     if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
         order = pd.DataFrame({"k": keys[present], "v": values[present]}).drop_duplicates("k").sort_values("v")
         return [str(k) for k in order["k"]]
-    return sorted(keys[present].unique(), key=str)
+    return sorted(keys[present].unique(), key=_natural)
+
+
+def _natural(text: str) -> tuple:
+    parts = re.split(r"(\d+(?:\.\d+)?)", str(text))
+    return tuple((1, float(p), "") if i % 2 else (0, 0.0, p) for i, p in enumerate(parts) if p), str(text)
 
 
 def _categorized(style: Style, values: pd.Series) -> Symbology:

@@ -156,13 +156,36 @@ def test_a_home_on_a_disconnected_path_is_reported():
     # the main street and, 5 m from the second home, a 20 m courtyard path that joins nothing
     layer = streets([(0, 0), (1200, 0)], [(500, 50), (520, 50)])
     homes = points((0, 10), (510, 55), residents=[3, 7])
-    result = run(homes, layer, pharmacies=points((300, 0)))
+    result = run(homes, layer, pharmacies=points((300, 0)), min_piece_m=0)  # snap to the nearest piece
     out = result.layers["buildings"]
     assert out["snap_m"].tolist() == pytest.approx([10.0, 5.0])
     assert np.isnan(out["pharmacies_m"].iloc[1])  # nothing on its piece of network
     s = result.summary
     assert s["buildings_off_main_network"] == 1 and s["residents_off_main_network"] == 7.0
     assert s["buildings_unreachable"] == 0 and s["residents_out_of_reach_pharmacies"] == 7.0
+
+
+def test_small_pieces_are_passed_over_when_snapping():
+    # the 20 m courtyard path is 5 m from the second home, the main street 55 m: by default the
+    # home starts from the main street (55 m leg + 210 m along it to the pharmacy at x = 300);
+    # the third home has no larger piece within the snap distance and stays on its own 20 m path
+    layer = streets([(0, 0), (1200, 0)], [(500, 50), (520, 50)], [(900, 300), (920, 300)])
+    homes = points((0, 10), (510, 55), (910, 305), residents=[3, 7, 2])
+    result = run(homes, layer, pharmacies=points((300, 0), (515, 50)), transit_stops=points((10, 0)))
+    out = result.layers["buildings"]
+    assert out["snap_m"].tolist() == pytest.approx([10.0, 55.0, 5.0])
+    # both moved to the main street: 55 m leg, 5 m along it, the pharmacy's 50 m leg
+    assert out["pharmacies_m"].iloc[1] == pytest.approx(55.0 + 5.0 + 50.0)
+    assert np.isnan(out["pharmacies_m"].iloc[2])
+    s = result.summary
+    assert s["buildings_moved_off_small_pieces"] == 1
+    # the pharmacy at (515, 50) lies on the courtyard path: it is moved to the main street too
+    assert s["destinations_moved_off_small_pieces"] == 1
+    assert s["buildings_off_main_network"] == 1 and s["residents_off_main_network"] == 2.0
+    assert out["pharmacies_m"].iloc[0] == pytest.approx(10.0 + 300.0 + 0.0)
+    # a piece with enough street counts as a network of its own: nothing moves
+    kept = run(homes, layer, pharmacies=points((300, 0)), min_piece_m=15).summary
+    assert kept["buildings_moved_off_small_pieces"] == 0 and kept["buildings_off_main_network"] == 2
 
 
 def test_without_a_population_column_each_building_counts_one(street):
@@ -242,6 +265,31 @@ def test_districts_aggregation(street):
     assert areas["groceries_share"].tolist() == pytest.approx([1.0, 0.0])
     assert areas["mean_score"].tolist() == pytest.approx([100.0, 0.0])
     assert areas.crs == CRS
+
+
+def test_two_districts_weigh_residents_and_take_their_names(street):
+    # homes at x = 0, 100, 600 (on the border: the first district), 1100, and one beyond both districts
+    homes = points((0, 10), (100, 10), (600, 10), (1100, 10), (1500, 10), residents=[30, 10, 5, 20, 7])
+    districts = gpd.GeoDataFrame({"NIMI": ["Kallio", None], "code": [91, 92]},
+                                 geometry=[box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 50),
+                                           box(X0 + 600, Y0 - 50, X0 + 1300, Y0 + 50)], crs=CRS)
+    result = run(homes, street, pharmacies=points((300, 0)), groceries=points((50, 0)),
+                 transit_stops=points((1000, 0)), districts=districts)
+    areas = result.layers["areas"]
+    assert areas.columns[0] == "area_name" and areas["area_name"].tolist() == ["Kallio", "District 2"]
+    assert areas["code"].tolist() == [91, 92]  # the district's own columns are kept
+    assert areas["buildings"].tolist() == [3, 1] and areas["residents"].tolist() == [45.0, 20.0]
+    # west: all three reach the pharmacy (310, 210, 310 m) and the grocery (60, 60, 560 m), no stop (<= 400 m)
+    assert areas["pharmacies_share"].tolist() == pytest.approx([1.0, 0.0])
+    assert areas["groceries_share"].tolist() == pytest.approx([1.0, 0.0])
+    assert areas["transit_stops_share"].tolist() == pytest.approx([0.0, 1.0])  # 110 m from x = 1100
+    # without benches every stretch is the whole walk: <= 200 m only for the grocery from x = 0 and 100
+    assert areas["groceries_rest_share"].tolist() == pytest.approx([40 / 45, 0.0])
+    assert areas["pharmacies_rest_share"].tolist() == pytest.approx([0.0, 0.0])
+    assert areas["transit_stops_rest_share"].tolist() == pytest.approx([0.0, 1.0])
+    assert areas["mean_score"].tolist() == pytest.approx([200 / 3, 100 / 3])
+    assert areas["all_share"].tolist() == pytest.approx([0.0, 0.0])
+    assert result.summary["areas"] == 2 and result.summary["residents_outside_areas"] == 7.0
 
 
 def test_grid_aggregation_without_districts(street):

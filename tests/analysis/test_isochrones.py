@@ -21,6 +21,7 @@ from analysis.isochrones import parse_minutes, walking_isochrones
 from analysis.network import build_network, isochrones, point_distances_within, snap_points
 from layers.errors import CityDeskError
 from layers.feedback import Cancelled
+from layers.style import symbolize
 
 CRS = "EPSG:3067"
 X0, Y0 = 385_000.0, 6_672_000.0
@@ -88,7 +89,9 @@ def test_analysis_layers_and_summary(small_city):
     result = run_analysis("isochrones", {"streets": s, "origins": o},
                           {"walk_speed_mps": 1.0, "minutes": "2, 1", "buffer_m": 10})
     iso = result.layers["isochrones"]
-    assert iso.columns.tolist() == ["source", "label", "from_minutes", "minutes", "band_m", "area_m2", "geometry"]
+    assert iso.columns.tolist() == ["source", "label", "band", "from_minutes", "minutes", "band_m", "area_m2",
+                                    "geometry"]
+    assert iso["band"].tolist() == ["1–2 min", "1–2 min", "0–1 min", "0–1 min"]
     assert iso["from_minutes"].tolist() == [1, 1, 0, 0]
     assert iso["minutes"].tolist() == [2, 2, 1, 1]  # larger bands first: smaller ones draw on top
     assert iso["source"].tolist() == [0, 1, 0, 1] and iso["label"].tolist() == ["library", "2"] * 2
@@ -110,17 +113,34 @@ def test_analysis_layers_and_summary(small_city):
     assert (summary["origins_total"], summary["origins_snapped"], summary["origins_unreachable"]) == (3, 2, 1)
     assert summary["minutes"] == "1, 2" and summary["bands_m"] == "60, 120" and summary["network_components"] == 1
     assert summary["mean_area_km2_1min"] < summary["mean_area_km2_2min"]
-    assert dict(result.params) == {"walk_speed_mps": 1.0, "minutes": "2, 1", "max_snap_m": 100.0, "buffer_m": 10.0}
+    assert dict(result.params) == {"walk_speed_mps": 1.0, "minutes": "2, 1", "max_snap_m": 100.0, "min_piece_m": 500.0,
+                                   "buffer_m": 10.0}
 
 
 def test_registered_with_roles_params_and_styles():
     spec = get("isochrones")
     assert [(r.name, r.geometry, r.required) for r in spec.roles] == [("streets", ("line",), True),
                                                                       ("origins", ("point",), True)]
-    assert spec.defaults() == {"walk_speed_mps": 0.8, "minutes": "5,10,15", "max_snap_m": 100.0, "buffer_m": 25.0}
+    assert spec.defaults() == {"walk_speed_mps": 0.8, "minutes": "5,10,15", "max_snap_m": 100.0, "min_piece_m": 500.0,
+                               "buffer_m": 25.0}
     assert "Asher" in spec.sources[0]
     style = spec.result_styles["isochrones"]
-    assert (style.kind, style.field, style.fill_opacity) == ("graduated", "minutes", 0.5)
+    assert (style.kind, style.field) == ("categorized", "band")
+
+
+@pytest.mark.parametrize("minutes,legend", [
+    ("5,10,15", ["0–5 min", "5–10 min", "10–15 min"]),
+    ("2,4,6,8,10,12", ["0–2 min", "2–4 min", "4–6 min", "6–8 min", "8–10 min", "10–12 min"]),
+    ("2.5,5,7.5", ["0–2.5 min", "2.5–5 min", "5–7.5 min"]),
+])
+def test_legend_lists_the_bands_in_order(small_city, minutes, legend):
+    s, o = small_city
+    result = run_analysis("isochrones", {"streets": s, "origins": o}, {"walk_speed_mps": 0.8, "minutes": minutes})
+    iso = result.layers["isochrones"]
+    entries = symbolize(get("isochrones").result_styles["isochrones"], iso).legend
+    assert [label.strip() for label, _ in entries] == legend
+    assert len({colour for _, colour in entries}) == len(legend)
+    assert iso["minutes"].is_monotonic_decreasing  # drawn in row order: the largest band first, the smallest on top
 
 
 @pytest.mark.parametrize("text,expected", [("5,10,15", [5, 10, 15]), (" 15; 5 10 ", [5, 10, 15]),

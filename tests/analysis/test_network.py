@@ -144,6 +144,36 @@ def test_unsplit_crossing_lines_are_noded():
     assert d[0] == pytest.approx(2 * np.hypot(50, 50))
 
 
+@pytest.mark.parametrize("levels", [
+    {"bridge": [None, "yes", None]},  # a footbridge over the street
+    {"tunnel": [None, "yes", None]},  # an underpass
+    {"layer": [None, "-1", None]},  # a path one level down
+    {"layer": [0, 1, 1], "bridge": [None, "viaduct", "no"]},
+])
+def test_ways_on_different_levels_cross_without_a_junction(levels):
+    # a street along y = 0; a way on another level crosses it at x = 100 from (100, -50) to (100, 50);
+    # a plain path on the street's level from (100, 50) back down to the street's end at (200, 0)
+    lines = [[(0, 0), (200, 0)], [(100, -50), (100, 50)], [(100, 50), (200, 0)]]
+    layer = streets(*lines).assign(**levels)
+    net = build_network(layer)
+    assert net.report["crossings_noded"] == 0 and net.report["crossings_on_different_levels"] == 1
+    assert net.report["components"] == 1  # joined at the shared end point (100, 50) only
+    o, t = snap_points(net, pts((100, -50))), snap_points(net, pts((150, -5)))  # the target 5 m off the street
+    d, _ = nearest_distance(net, o, t)  # up the crossing way, down the path, back along the street
+    assert d[0] == pytest.approx(100 + np.hypot(100, 50) + 50 + 5)
+    plain = build_network(layer.drop(columns=list(levels)))  # without the tags: noded, straight across
+    assert plain.report["crossings_noded"] == 1
+    d, _ = nearest_distance(plain, snap_points(plain, pts((100, -50))), snap_points(plain, pts((150, -5))))
+    assert d[0] == pytest.approx(50 + 50 + 5)
+
+
+def test_same_level_tags_still_node_the_crossing():
+    lines = [[(0, 0), (200, 0)], [(100, -50), (100, 50)]]
+    layer = streets(*lines).assign(layer=["1", 1.0], bridge=["yes", "viaduct"], tunnel=[None, "building_passage"])
+    net = build_network(layer)
+    assert net.report["crossings_noded"] == 1 and net.report["crossings_on_different_levels"] == 0
+
+
 def test_lines_through_a_shared_vertex_are_noded():
     lines = [[(0, 0), (50, 0), (100, 0)], [(50, -50), (50, 0), (50, 50)]]
     net = build_network(streets(*lines))

@@ -73,3 +73,12 @@ def test_window_and_command_line_doors_agree(demo, tmp_path: Path):
     result = citydesk(*args)
     assert result.returncode == 0, result.stderr
     assert json.loads(summary_path.read_text())["summary"] == demo_run["summary"]
+
+
+def test_headline_shows_shares_as_percentages():
+    from app.demo import _headline
+
+    text = _headline({"share_all_in_reach": 0.0253, "share_all_rest_in_reach": 0.0187, "mean_score": 74.99,
+                      "rest_max_m": 200.0})
+    assert text == "2.5 % of residents reach every destination (1.9 % with rests every 200 m); mean score 75 / 100"
+    assert _headline({"origins_total": 6, "largest_share": 0.9883}) == "origins total: 6, largest share: 98.8 %"

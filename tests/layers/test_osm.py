@@ -337,3 +337,27 @@ def test_helsinki_layers(helsinki):
     buildings = helsinki["buildings"]
     assert buildings["levels"].notna().sum() >= 150 and buildings["height"].notna().sum() >= 10
     assert (buildings["use"] == "unknown").sum() > len(buildings) / 2  # most are building=yes
+
+
+def test_bridges_tunnels_and_layers_are_kept_and_not_noded(tmp_path):
+    from analysis.network import build_network
+
+    nodes = {1: (25.000, 60.000, {}), 2: (25.002, 60.000, {}),  # the street, west to east
+             3: (25.001, 59.9995, {}), 4: (25.001, 60.0005, {}),  # a footbridge over it, south to north
+             5: (25.0015, 59.9995, {}), 6: (25.0015, 60.0005, {}),  # an underpass, south to north
+             7: (25.0005, 59.9995, {}), 8: (25.0005, 60.0005, {})}  # a zebra crossing at street level
+    ways = {1: ([1, 2], {"highway": "residential", "name": "Katu"}),
+            2: ([3, 4], {"highway": "footway", "bridge": "yes", "layer": "1"}),
+            3: ([5, 6], {"highway": "footway", "tunnel": "yes", "layer": "-1"}),
+            4: ([7, 8], {"highway": "footway"})}
+    path = tmp_path / "levels.osm"
+    path.write_text(osm_xml(nodes, ways), encoding="utf-8")
+    streets = import_osm(path)["streets"]
+    by_id = streets.set_index("osm_id")
+    assert by_id.loc["2", "bridge"] == "yes" and by_id.loc["3", "tunnel"] == "yes"
+    assert by_id.loc["2", "layer"] == 1.0 and by_id.loc["3", "layer"] == -1.0 and np.isnan(by_id.loc["1", "layer"])
+    assert pd.isna(by_id.loc["1", "bridge"]) and pd.isna(by_id.loc["4", "tunnel"])
+    net = build_network(streets.to_crs("EPSG:3067"))
+    # only the crossing at street level becomes a junction
+    assert net.report["crossings_noded"] == 1 and net.report["crossings_on_different_levels"] == 2
+    assert net.report["components"] == 3

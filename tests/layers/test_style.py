@@ -229,3 +229,10 @@ def test_numeric_categories_are_in_numeric_order():
     legend = symbolize(Style(kind="categorized", field="levels"), gdf).legend
     assert [label for label, _ in legend] == ["1.0", "2.0", "10.0", NO_VALUE]
     assert category_keys(pd.Series(["b", "a", "B"])) == ["B", "a", "b"]  # text stays text
+
+
+def test_text_categories_with_numbers_sort_by_the_numbers():
+    from layers.style import category_keys
+
+    values = pd.Series(["10–15 min", "0–5 min", "5–10 min", "Zone 10", "Zone 2", "Zone 2b"])
+    assert category_keys(values) == ["Zone 2", "Zone 2b", "Zone 10", "0–5 min", "5–10 min", "10–15 min"]
