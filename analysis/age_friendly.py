@@ -304,6 +304,8 @@ def _areas(out: gpd.GeoDataFrame, weights: np.ndarray, points: np.ndarray, roles
     return base
 
 
+SCORE_BREAKS = (20.0, 40.0, 60.0, 80.0, 100.0)  # score classes: fifths, the same on every map
+
 SPEC = Analysis(
     id="age-friendly",
     title="Age-friendly walking access",
@@ -315,11 +317,11 @@ SPEC = Analysis(
     run=age_friendly,
     sources=SOURCES,
     result_styles={
-        "buildings": Style(kind="graduated", field="age_friendly_score", scheme="equal_interval", classes=5,
+        "buildings": Style(kind="graduated", field="age_friendly_score", scheme="manual", breaks=SCORE_BREAKS,
                            ramp="cividis", stroke="#7f7f7f", stroke_width=0.4, unit="%"),
         "new_benches": Style(kind="single", fill="#D55E00", stroke="#000000", stroke_width=1.0, size=10.0,
                              label_field="rank"),
-        "areas": Style(kind="graduated", field="mean_score", scheme="equal_interval", classes=5, ramp="cividis",
-                       stroke="#555555", stroke_width=0.6, fill_opacity=0.6, unit="%"),
+        "areas": Style(kind="graduated", field="mean_score", scheme="manual", breaks=SCORE_BREAKS, ramp="cividis",
+                       stroke="#555555", stroke_width=0.8, fill_opacity=0.3, unit="%"),
     },
 )

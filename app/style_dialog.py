@@ -10,6 +10,8 @@ layer of a million features does not freeze the window.
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import dataclass, field, replace
 
 import pandas as pd
@@ -42,7 +44,7 @@ from layers.style import KINDS, NO_VALUE, PALETTE_TITLES, PALETTES, RAMPS, SCHEM
 
 KIND_TITLES = {"single": "Single symbol", "categorized": "Categorized", "graduated": "Graduated"}
 SCHEME_TITLES = {"quantiles": "Quantiles (equal count)", "natural_breaks": "Natural breaks (Fisher-Jenks)",
-                 "equal_interval": "Equal interval", "std_mean": "Standard deviation"}
+                 "equal_interval": "Equal interval", "std_mean": "Standard deviation", "manual": "Manual breaks"}
 MAX_LISTED = 200  # categories listed in the dialog
 MANY_CATEGORIES = 30  # more than this: a hint that a categorized style will not read well
 KEY_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -72,13 +74,15 @@ class StyleForm:
     label_field: str | None = None
     label_size: float = 11.0
     label_color: str = "#222222"
+    breaks: str = ""  # manual class bounds as typed: "20, 40, 60, 80, 100"
 
     @classmethod
     def from_style(cls, style: Style) -> StyleForm:
         return cls(style.kind, style.fill, style.stroke, style.stroke_width, style.size,
                    round(style.opacity * 100), round(style.fill_opacity * 100), style.field, style.palette,
                    dict(style.categories), style.field, style.scheme, style.classes, style.ramp, style.unit,
-                   style.label_field, style.label_size, style.label_color)
+                   style.label_field, style.label_size, style.label_color,
+                   ", ".join(f"{b:g}" for b in style.breaks))
 
 
 def style_from_form(base: Style, form: StyleForm) -> Style:
@@ -99,7 +103,19 @@ def style_from_form(base: Style, form: StyleForm) -> Style:
                    categories=categories, category_labels=dict(base.category_labels) if same_field else {},
                    palette=form.palette if form.palette in PALETTES else base.palette, scheme=form.scheme,
                    classes=int(form.classes), ramp=form.ramp, unit=unit, label_field=form.label_field or None,
-                   label_size=float(form.label_size), label_color=form.label_color)
+                   label_size=float(form.label_size), label_color=form.label_color,
+                   breaks=parse_breaks(form.breaks) or (base.breaks if form.scheme == "manual" else ()))
+
+
+def parse_breaks(text: str) -> tuple[float, ...] | None:
+    """Typed class bounds ("20, 40; 60 80") as rising numbers, or None when they are not that."""
+    parts = [p for p in re.split(r"[,;\s]+", text.strip()) if p]
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        return None
+    ok = 1 <= len(values) <= 12 and all(math.isfinite(v) for v in values)
+    return values if ok and all(a < b for a, b in zip(values, values[1:], strict=False)) else None
 
 
 @dataclass(frozen=True)
@@ -235,6 +251,8 @@ class StyleDialog(QDialog):
             self.scheme.addItem(SCHEME_TITLES.get(name, name), name)
         self.scheme.setCurrentIndex(max(self.scheme.findData(form.scheme), 0))
         self.classes = _spin(QSpinBox(page), 2, max(9, form.classes), form.classes)
+        self.breaks = QLineEdit(form.breaks, page, placeholderText="upper bounds, e.g. 20, 40, 60, 80, 100")
+        self.breaks.setToolTip("Class i holds the values above bound i-1 up to bound i; every class is in the legend")
         self.ramp = QComboBox(page)
         self.ramp.setIconSize(QPixmap(96, 12).size())
         for name in RAMPS + (() if form.ramp in RAMPS else (form.ramp,)):
@@ -246,6 +264,9 @@ class StyleDialog(QDialog):
         rows.addRow("Field", self.graduated_field)
         rows.addRow("Method", self.scheme)
         rows.addRow("Classes", self.classes)
+        rows.addRow("Breaks", self.breaks)
+        self.graduated_rows = rows
+        self._scheme_rows()
         rows.addRow("Colour ramp", self.ramp)
         rows.addRow("", self.ramp_preview)
         rows.addRow("Unit", self.unit)
@@ -315,6 +336,8 @@ class StyleDialog(QDialog):
         for combo in (self.palette, self.graduated_field, self.scheme, self.ramp):
             combo.currentIndexChanged.connect(self._changed)
         self.classes.valueChanged.connect(self._changed)
+        self.scheme.currentIndexChanged.connect(self._scheme_rows)
+        self.breaks.textChanged.connect(self._changed)
         self.unit.textChanged.connect(self._changed)
         for button in (self.main_colour, self.stroke):
             button.colorChanged.connect(self._changed)
@@ -336,7 +359,7 @@ class StyleDialog(QDialog):
             self.size.value(), self.opacity.value(), self.fill_opacity.value(), self.category_field.currentData(),
             self.palette.currentData(), dict(self._categories), self.graduated_field.currentData(),
             self.scheme.currentData(), self.classes.value(), self.ramp.currentData(), self.unit.text(),
-            self.label_field.currentData(), self.label_size.value(), self.label_color.color())
+            self.label_field.currentData(), self.label_size.value(), self.label_color.color(), self.breaks.text())
 
     def current_style(self) -> Style:
         """The style the dialog shows now."""
@@ -355,6 +378,11 @@ class StyleDialog(QDialog):
         self.accept()
 
     # ------------------------------------------------------------------------- reactions
+    def _scheme_rows(self) -> None:
+        manual = self.scheme.currentData() == "manual"
+        self.graduated_rows.setRowVisible(self.breaks, manual)
+        self.graduated_rows.setRowVisible(self.classes, not manual)
+
     def _kind_changed(self) -> None:
         kind = self.kind.currentData()
         self.pages.setCurrentIndex(KINDS.index(kind))

@@ -22,6 +22,7 @@ SCHEMES = {
     "natural_breaks": "FisherJenks",
     "equal_interval": "EqualInterval",
     "std_mean": "StdMean",
+    "manual": "UserDefined",  # the class upper bounds are Style.breaks
 }
 # Colour-blind-safe ramps (matplotlib names) and a qualitative palette (Okabe-Ito).
 RAMPS = ("viridis", "cividis", "magma", "YlGnBu", "YlOrRd", "PuBu", "RdYlBu_r")
@@ -77,6 +78,7 @@ class Style:
     palette: str = "okabe_ito"  # categorized: a key of PALETTES
     label_size: float = 11.0  # label text height, pixels
     label_color: str = "#222222"  # label text colour (drawn with a light halo)
+    breaks: tuple[float, ...] = ()  # graduated, scheme "manual": upper bounds of the classes, rising
 
     def to_dict(self) -> dict:
         """The saved form. The fields added after the first version (``OPTIONAL``) are left out
@@ -110,7 +112,7 @@ class Style:
 
 
 #: Fields written by :meth:`Style.to_dict` only when they differ from these defaults.
-OPTIONAL = {"palette": "okabe_ito", "label_size": 11.0, "label_color": "#222222"}
+OPTIONAL = {"palette": "okabe_ito", "label_size": 11.0, "label_color": "#222222", "breaks": ()}
 
 _NUMBERS = {"stroke_width": (0.0, 100.0), "size": (0.0, 500.0), "opacity": (0.0, 1.0),
             "fill_opacity": (0.0, 1.0), "classes": (2, 12), "label_size": (4.0, 72.0)}
@@ -124,6 +126,8 @@ def _checked(name: str, value: object) -> object:
         low, high = _NUMBERS[name]
         value = min(max(value, low), high)
         return int(value) if name == "classes" else float(value)
+    if name == "breaks":
+        return _breaks(value)
     if name in ("fill", "stroke", "label_color"):
         return value if is_color(value) else None
     if name == "palette":
@@ -270,9 +274,22 @@ def _categorized(style: Style, values: pd.Series) -> Symbology:
     return Symbology(out, legend)
 
 
+def _breaks(value: object) -> tuple[float, ...] | None:
+    """Manual class bounds: finite numbers, distinct and rising (at most 12), else None."""
+    if not isinstance(value, list | tuple) or not 1 <= len(value) <= 12:
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or not np.isfinite(v) for v in value):
+        return None
+    out = tuple(float(v) for v in value)
+    return out if all(a < b for a, b in zip(out, out[1:], strict=False)) else None
+
+
 def _graduated(style: Style, numeric: pd.Series) -> Symbology:
-    import mapclassify
     from matplotlib import colormaps
+
+    if style.scheme == "manual" and style.breaks:
+        return _manual(style, numeric, colormaps)
+    import mapclassify
     from matplotlib.colors import to_hex
 
     valid = numeric.dropna().to_numpy(dtype=float)
@@ -303,6 +320,27 @@ def _graduated(style: Style, numeric: pd.Series) -> Symbology:
     for b, colour in zip(bins, shades, strict=True):
         legend.append((f"{_fmt(lower)} – {_fmt(b)}{unit}", colour))
         lower = b
+    if numeric.isna().any():
+        legend.append((NO_VALUE, NO_DATA_COLOR))
+    return Symbology(out, legend)
+
+
+def _manual(style: Style, numeric: pd.Series, colormaps) -> Symbology:
+    """Classes with fixed bounds (a standard's bands, a score's fifths): every class is in the
+    legend, present or not, so maps made from different data read alike. Class i holds values
+    above bound i-1 up to bound i; values below the first bound fall in the first class and values
+    above the last in the last."""
+    from matplotlib.colors import to_hex
+
+    bins = np.asarray(style.breaks, dtype=float)
+    cmap = colormaps[style.ramp] if style.ramp in colormaps else colormaps["viridis"]
+    shades = [to_hex(cmap(x)) for x in (np.linspace(0.1, 0.9, len(bins)) if len(bins) > 1 else [0.5])]
+    idx = np.clip(np.searchsorted(bins, numeric.to_numpy(dtype=float), side="left"), 0, len(bins) - 1)
+    out = np.asarray(shades, dtype=object)[idx]
+    out[numeric.isna().to_numpy()] = NO_DATA_COLOR
+    unit = f" {style.unit}" if style.unit else ""
+    legend = [(f"≤ {_fmt(bins[0])}{unit}", shades[0])]
+    legend += [(f"{_fmt(a)} – {_fmt(b)}{unit}", c) for a, b, c in zip(bins[:-1], bins[1:], shades[1:], strict=True)]
     if numeric.isna().any():
         legend.append((NO_VALUE, NO_DATA_COLOR))
     return Symbology(out, legend)

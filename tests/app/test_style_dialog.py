@@ -188,3 +188,23 @@ def test_a_big_layer_previews_in_a_worker(window, qtbot):
     assert dialog._task is not None  # the GUI thread only started the work
     qtbot.waitUntil(lambda: dialog.class_list.topLevelItemCount() == 5, timeout=30000)
     assert sum(int(dialog.class_list.topLevelItem(i).text(1).replace(",", "")) for i in range(5)) == n
+
+
+def test_manual_breaks_through_the_dialog(window, qtbot, blocks_project, tmp_path):
+    open_and_wait(qtbot, window, blocks_project)
+    layer = window.project.layer("blocks")
+    dialog = window.panel.open_style_dialog(layer)
+    qtbot.waitExposed(dialog)
+    preview_ready(qtbot, dialog, lambda: dialog.kind.setCurrentIndex(dialog.kind.findData("graduated")))
+    dialog.scheme.setCurrentIndex(dialog.scheme.findData("manual"))
+    assert dialog.breaks.isVisible() and not dialog.classes.isVisible()
+    dialog.breaks.clear()
+    preview_ready(qtbot, dialog, lambda: qtbot.keyClicks(dialog.breaks, "10, 50; 75 200"))
+    shown = [(dialog.class_list.topLevelItem(i).text(0), dialog.class_list.topLevelItem(i).text(1))
+             for i in range(dialog.class_list.topLevelItemCount())]
+    # 1, 2, 3 | 20, 21, 22, 50 | 51, 52 | 100, 101, 102: every class listed, with its count
+    assert shown == [("≤ 10", "3"), ("10 – 50", "4"), ("50 – 75", "2"), ("75 – 200", "3")]
+    apply_and_render(qtbot, window, dialog)
+    assert layer.style.scheme == "manual" and layer.style.breaks == (10.0, 50.0, 75.0, 200.0)
+    saved = window.project.save(tmp_path / "manual.citydesk")
+    assert load_project(saved).layer("blocks").style.breaks == (10.0, 50.0, 75.0, 200.0)

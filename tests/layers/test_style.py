@@ -236,3 +236,20 @@ def test_text_categories_with_numbers_sort_by_the_numbers():
 
     values = pd.Series(["10–15 min", "0–5 min", "5–10 min", "Zone 10", "Zone 2", "Zone 2b"])
     assert category_keys(values) == ["Zone 2", "Zone 2b", "Zone 10", "0–5 min", "5–10 min", "10–15 min"]
+
+
+def test_manual_breaks_keep_every_class_in_the_legend():
+    from layers.style import NO_VALUE
+
+    scores = pd.Series([35.0, 55.0, 58.0, None, 120.0])
+    style = Style(kind="graduated", field="score", scheme="manual", breaks=(20.0, 40.0, 60.0, 80.0, 100.0),
+                  ramp="cividis", unit="%")
+    sym = symbolize(style, pd.DataFrame({"score": scores}))
+    labels = [label for label, _ in sym.legend]
+    assert labels == ["≤ 20 %", "20 – 40 %", "40 – 60 %", "60 – 80 %", "80 – 100 %", NO_VALUE]
+    colour = dict(sym.legend)
+    assert list(sym.colors) == [colour["20 – 40 %"], colour["40 – 60 %"], colour["40 – 60 %"], colour[NO_VALUE],
+                                colour["80 – 100 %"]]  # above the last bound: the last class
+    assert Style.from_dict(style.to_dict()) == style
+    assert Style.from_dict({**style.to_dict(), "breaks": [3, 1]}).breaks == ()  # not rising: ignored
+    assert "breaks" not in Style().to_dict()  # old project files stay as they were
