@@ -19,6 +19,16 @@ _MODULES = (
     "analysis.dasymetric",
     "analysis.age_friendly",
     "analysis.isochrones",
+    "analysis.fill_levels",
+    "analysis.waste_coverage",
+    "analysis.waste_siting",
+    "analysis.scenario_compare",
+    "analysis.air_quality",
+    "analysis.sensor_surface",
+    "analysis.hotspots",
+    "analysis.district_summary",
+    "analysis.transit_frequency",
+    "analysis.ptal",
 )
 
 

@@ -18,11 +18,16 @@ class AnalysisResult:
     summary: MappingProxyType[str, Any]
     params: MappingProxyType[str, Any]
     inputs: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: Small tables to draw as charts, name -> DataFrame (first column x, the others y; optional
+    #: ``attrs`` title, x_label, y_label), e.g. the coverage curve of ``waste-siting``.
+    charts: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     @classmethod
-    def make(cls, analysis: str, layers: dict, summary: dict, params: dict, inputs: dict | None = None):
+    def make(cls, analysis: str, layers: dict, summary: dict, params: dict, inputs: dict | None = None,
+             charts: dict | None = None):
         return cls(analysis, MappingProxyType(dict(layers)), MappingProxyType(_plain(summary)),
-                   MappingProxyType(_plain(params)), MappingProxyType(dict(inputs or {})))
+                   MappingProxyType(_plain(params)), MappingProxyType(dict(inputs or {})),
+                   MappingProxyType(dict(charts or {})))
 
     def summary_dict(self) -> dict:
         """Summary, parameters and inputs as plain JSON-ready data."""

@@ -84,4 +84,4 @@ def run_analysis(analysis_id: str, layers: Mapping[str, gpd.GeoDataFrame],
     result = spec.run(**inputs, **parsed, feedback=fb)
     fb.progress(1.0, "Done")
     return AnalysisResult.make(spec.id, dict(result.layers), dict(result.summary), dict(result.params),
-                               {r: (names or {}).get(r, r) for r in layers})
+                               {r: (names or {}).get(r, r) for r in layers}, dict(getattr(result, "charts", {})))

@@ -19,6 +19,7 @@ from analysis.registry import Analysis, analyses, get
 from app.analysis_dialog import RESULTS, AnalysisDialog, Request
 from app.analysis_panel import ResultEntry, ResultsPanel, headline
 from app.render import CACHE
+from app.result_store import entry_from_dict, entry_to_dict
 from layers.errors import CityDeskError
 from layers.feedback import SubFeedback
 from layers.layer import ROLES, Layer
@@ -70,6 +71,8 @@ class AnalysisActions(QObject):
         self.menu = window.menuBar().addMenu("&Analysis")
         self.menu.aboutToShow.connect(self.fill_menu)
         window.projectShown.connect(self.fill_menu)
+        window.projectShown.connect(self._restore_results)
+        self._restoring = False
         self.fill_menu()
 
     def fill_menu(self, *_args) -> None:
@@ -128,11 +131,40 @@ class AnalysisActions(QObject):
             self.dock = QDockWidget("Results", self.window)
             self.dock.setObjectName("results_dock")
             self.dock.setWidget(self.panel)
+            self.panel.changed.connect(self._results_changed)
             self.window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
             self.window.resizeDocks([self.dock], [320], Qt.Orientation.Horizontal)
         self.dock.show()
         self.dock.raise_()
         return self.panel
+
+    def _restore_results(self, project) -> None:
+        """Show the entries saved with ``project`` (the panel of another project is emptied)."""
+        if project is None or (self.panel is None and not project.results):
+            return
+        entries = []
+        for data in project.results:
+            try:
+                entries.append(entry_from_dict(data))
+            except ValueError:
+                continue  # load_project already kept only well-formed entries
+        self._restoring = True
+        try:
+            panel = self.show_results() if entries else self.panel
+            panel.clear()
+            for entry in entries:
+                panel.add_result(entry)
+        finally:
+            self._restoring = False
+
+    def _results_changed(self) -> None:
+        project = self.window.project
+        if self._restoring or project is None or self.panel is None:
+            return
+        saved = [entry_to_dict(entry) for entry in self.panel.entries()]
+        if saved != project.results:
+            project.results = saved
+            self.window.mark_modified()
 
     def _finished(self, project, spec: Analysis, request: Request, result, layers: list[Layer]) -> None:
         if self.window.project is not project:
@@ -147,7 +179,8 @@ class AnalysisActions(QObject):
         self.window.mark_modified()
         entry = ResultEntry(request.run.title, spec.id, spec.title, dict(result.summary), dict(result.params),
                             dict(result.inputs), [lay.name for lay in layers],
-                            {p.name: p.unit for p in spec.params if p.unit})
+                            {p.name: p.unit for p in spec.params if p.unit},
+                            charts=dict(getattr(result, "charts", {})))
         self.show_results().add_result(entry)
         self.window.statusBar().showMessage(f"{request.run.title}: {headline(result.summary)}", 15000)
         self.resultAdded.emit(entry)

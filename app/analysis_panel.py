@@ -43,6 +43,105 @@ LABELS = {
     "population_total": "Population in the grid",
     "residents_unassigned": "Residents not assigned (cells without buildings)",
     "max_residents_per_building": "Most residents in one building",
+    # fill-levels
+    "bins_at_risk": "Bins at overflow risk",
+    "bins_with_readings": "Bins with readings",
+    "collections_overflow_share": "Collections at or above the overflow level",
+    "mean_fill_pct": "Mean fill at collection (%)",
+    "period_start": "First reading (UTC)",
+    "period_end": "Last reading (UTC)",
+    "key_column": "Bins matched on column",
+    "readings_unmatched": "Readings not matched to a bin",
+    "reading_bins_unmatched": "Bin ids not in the layer",
+    # waste-coverage, waste-siting, scenario-compare
+    "bins_overloaded": "Bins overloaded",
+    "median_bin_m": "Median walk to the nearest bin",
+    "buildings_unreachable": "Buildings with no street nearby",
+    "residents_unreachable": "Residents with no street nearby",
+    "buildings_without_route": "Buildings with no walking route to a bin",
+    "residents_without_route": "Residents with no walking route to a bin",
+    "bins_used": "Bins that counted",
+    "bins_total": "Bins in the layer",
+    "bins_unreachable": "Bins with no street nearby",
+    "bins_without_capacity": "Bins without a capacity (default used)",
+    "bins_serving_nobody": "Bins nearest to no home",
+    "gaps": "Gaps (clusters not covered)",
+    "largest_gap_residents": "Residents in the largest gap",
+    "kind_field": "Bin kind from column",
+    "capacity_field": "Capacity from column",
+    "covered_share_before": "Residents covered before",
+    "covered_share_after": "Residents covered after",
+    "residents_added": "Residents newly covered",
+    "buildings_added": "Buildings newly covered",
+    "bins_proposed": "New bins proposed",
+    "method_used": "Method used",
+    "greedy_residents_added": "Greedy: residents newly covered",
+    "greedy_gap_bound_fraction": "Greedy: at most this far from the optimum",
+    "exact_residents_added": "Exact (HiGHS): residents newly covered",
+    "exact_status": "Exact solver",
+    "exact_time_s": "Exact solver time",
+    "greedy_gap_fraction": "Greedy short of the optimum by",
+    "candidates": "Candidate sites",
+    "candidates_useful": "Candidate sites that cover someone new",
+    "demand_buildings": "Buildings not covered (with residents)",
+    "residents_gained": "Residents gaining coverage",
+    "residents_lost": "Residents losing coverage",
+    "buildings_gained": "Buildings gaining coverage",
+    "buildings_lost": "Buildings losing coverage",
+    "points_added": "Points added",
+    "points_removed": "Points removed",
+    "points_moved": "Points moved",
+    "points_kept": "Points kept",
+    "largest_load_increase": "Largest load increase (residents)",
+    "largest_load_decrease": "Largest load decrease (residents)",
+    "median_dist_before_m": "Median walk to the nearest point before",
+    "median_dist_after_m": "Median walk to the nearest point after",
+    "max_distance_used_m": "Distance that counts as covered",
+    # report-hotspots
+    "peak_density_km2": "Peak density (reports/km²)",
+    "peak_near": "Peak near",
+    "peak_top_category": "Most reported at the peak",
+    "peak_reports_within_bandwidth": "Reports near the peak",
+    "hotspots": "Hotspots",
+    "reports_total": "Reports",
+    "reports_used": "Reports on the map",
+    "reports_without_coordinates": "Reports without coordinates",
+    "reports_other_categories": "Other categories (left out)",
+    "category_field": "Category from column",
+    # district-summary
+    "zones_used": "Zones",
+    "zones": "Number of zones",
+    "features_in_zones": "Features in the zones",
+    "features_total": "Features in the layer",
+    "features_outside": "Features outside all zones",
+    "features_without_geometry": "Features without geometry",
+    "zones_with_features": "Zones with features",
+    "max_count": "Most features in one zone",
+    "zone_with_most": "Zone with the most features",
+    "residents_in_zones": "Residents in the zones",
+    "rate_per_1000": "Features per 1,000 residents",
+    # ptal, transit-frequency
+    "service_date": "Timetable day",
+    "shares_of": "Shares of",
+    **{f"ptal_{b}_share": f"PTAL {b}" for b in ("0", "1a", "1b", "2", "3", "4", "5", "6a", "6b")},
+    "mean_ai": "Mean accessibility index",
+    "max_ai": "Highest accessibility index",
+    "median_band": "Median PTAL band",
+    "walk_distances": "Walk distances",
+    "origins_off_network": "Origins off the streets (straight line)",
+    "stops_off_network": "Stops off the streets (straight line)",
+    "access_points": "Stops that counted",
+    "routes_counted": "Routes that counted",
+    "origins": "Points computed",
+    "window": "Time window",
+    "stops_served": "Stops served in the window",
+    "stops_in_layer": "Stops in the layer",
+    "routes_running": "Routes running that day",
+    "trips_on_date": "Trips that day",
+    "departures_in_window": "Departures in the window",
+    "feed_problems": "Problems in the feed",
+    **{f"departures_per_hour_{m}": f"{m.capitalize()} departures per hour (all stops)"
+       for m in ("rail", "metro", "tram", "bus", "ferry", "aerial", "funicular", "other")},
 }
 UNITS = {"m": "m", "m2": "m²", "km": "km", "s": "s", "min": "min", "mps": "m/s", "ha": "ha"}
 _PEOPLE = ("residents", "population", "people", "inhabitants")
@@ -62,6 +161,7 @@ class ResultEntry:
     layers: list[str] = field(default_factory=list)
     units: Mapping[str, str] = field(default_factory=dict)
     finished: datetime = field(default_factory=datetime.now)
+    charts: Mapping[str, object] = field(default_factory=dict)  # name -> DataFrame (AnalysisResult.charts)
 
 
 def label_of(key: str) -> str:
@@ -118,6 +218,16 @@ def key_figures(summary: Mapping[str, object]) -> list[tuple[str, str]]:
 
 def headline(summary: Mapping[str, object]) -> str:
     """The one line that answers the question, e.g. '72.4 % of residents covered'."""
+    if "covered_share_before" in summary and "covered_share_after" in summary:
+        text = (f"Coverage {format_value('covered_share', summary['covered_share_before'])} → "
+                f"{format_value('covered_share', summary['covered_share_after'])}")
+        if "bins_proposed" in summary:
+            n = summary["bins_proposed"]
+            text += f" with {n} new bin{'s' if n != 1 else ''}"
+        elif "residents_gained" in summary:
+            text += (f" (+{format_value('residents', summary['residents_gained'])} / "
+                     f"−{format_value('residents', summary.get('residents_lost', 0))} residents)")
+        return text
     if "covered_share" in summary:
         who = "residents" if summary.get("population_field") else "buildings"
         text = f"{format_value('covered_share', summary['covered_share'])} of {who} covered"
@@ -155,6 +265,8 @@ def entry_text(entry: ResultEntry) -> str:
     lines += ["Input layers:"] + [f"  {role}: {name}" for role, name in entry.inputs.items()]
     if entry.layers:
         lines += ["Result layers:"] + [f"  {name}" for name in entry.layers]
+    for name, table in entry.charts.items():
+        lines += ["", f"{table.attrs.get('title', name)}:", table.to_csv(sep="\t", index=False).rstrip()]
     return "\n".join(lines) + "\n"
 
 
@@ -168,6 +280,25 @@ def _label(text: str, *, selectable: bool = False, wrap: bool = True) -> QLabel:
     label.setWordWrap(wrap)
     if selectable:
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def _chart_label(name: str, table, parent: QWidget) -> QLabel:
+    """A chart table drawn once (matplotlib Agg, :mod:`app.result_charts`) into a label: small,
+    sharp on high-density screens, its numbers are in the Copy text."""
+    from PySide6.QtGui import QPixmap
+
+    from app.result_charts import chart_png
+
+    scale = parent.devicePixelRatioF() if parent is not None else 1.0
+    pixmap = QPixmap()
+    pixmap.loadFromData(chart_png(table, width_px=250, height_px=175, scale=scale), "PNG")
+    pixmap.setDevicePixelRatio(scale)
+    label = QLabel(parent)
+    label.setObjectName(f"chart_{name}")
+    label.setPixmap(pixmap)
+    label.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+    label.setAccessibleName(str(table.attrs.get("title", name)))
     return label
 
 
@@ -227,6 +358,11 @@ class ResultCard(QFrame):
             self.figure_labels[label] = shown
         grid.setColumnStretch(0, 1)
         layout.addLayout(grid)
+        self.charts: list[QLabel] = []
+        for name, table in entry.charts.items():
+            chart = _chart_label(name, table, self)
+            layout.addWidget(chart)
+            self.charts.append(chart)
 
         layout.addWidget(self._section("Parameters"))
         layout.addWidget(self._grey("\n".join(describe_params(entry.params, entry.units)) or "(none)"))
@@ -259,7 +395,10 @@ class ResultCard(QFrame):
 
 
 class ResultsPanel(QScrollArea):
-    """The cards of the runs of this session, newest on top; ``add_result(entry)`` adds one."""
+    """The cards of the runs, newest on top; ``add_result(entry)`` adds one. ``changed`` after a
+    card is added or removed (the project keeps the entries: app/result_store.py)."""
+
+    changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -288,6 +427,7 @@ class ResultsPanel(QScrollArea):
         self.cards.insert(0, card)
         self._update()
         self.verticalScrollBar().setValue(0)
+        self.changed.emit()
         return card
 
     def remove(self, card: ResultCard) -> None:
@@ -295,6 +435,11 @@ class ResultsPanel(QScrollArea):
             self.cards.remove(card)
             card.deleteLater()
             self._update()
+            self.changed.emit()
+
+    def entries(self) -> list[ResultEntry]:
+        """The entries shown, oldest first."""
+        return [card.entry for card in reversed(self.cards)]
 
     def clear(self) -> None:
         for card in list(self.cards):

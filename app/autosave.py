@@ -188,7 +188,7 @@ class Autosave(QObject):
         folder = self._folder()
         gpkg = folder / "layers.gpkg"
         frames, layers = {}, []
-        for layer in project.layers:
+        for layer in (lay for lay in project.layers if not lay.transient):
             if layer.source is None and layer.gdf is not None:
                 table = f"layer_{len(frames) + 1}"
                 frames[table] = layer.gdf

@@ -77,6 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="WINDOW.png", help="the PNG to write")
     p.add_argument("--size", default="1600x1000", metavar="WxH", help="window size in pixels (default 1600x1000)")
 
+    p = sub.add_parser("import-readings", help="import fill-level sensor readings into a clean table",
+                       description="Import fill-level readings (CSV, Excel .xlsx, Parquet; long format: bin id, "
+                       "time, fill level) into a clean table of bin_id, time (UTC) and fill_pct (0-100). Title "
+                       "rows above the header, units and a time zone in column names are understood.")
+    p.add_argument("path", help="a CSV, Excel (.xlsx) or Parquet file of readings")
+    p.add_argument("--out", required=True, metavar="READINGS.csv|.parquet", help="the clean table to write")
+    p.add_argument("--sheet", help="the Excel sheet (name, or number from 1; default: the first)")
+    p.add_argument("--id-column", help="the bin id column (join several with '+'); default: found, else site name "
+                   "+ address")
+    p.add_argument("--time-column", help="the time column (default: found)")
+    p.add_argument("--fill-column", help="the fill level column (default: found)")
+    p.add_argument("--timezone", help="the zone of times without one, e.g. Europe/London (default: the zone in the "
+                   "time column's name, else UTC)")
+    p.add_argument("--fill-unit", choices=("auto", "percent", "fraction"), default="auto",
+                   help="fill levels as percent or 0-1 fractions (default: auto)")
+    p.add_argument("--rows", choices=("auto", "collections", "readings"), default="auto",
+                   help="what a row is (default: auto)")
+
     sub.add_parser("app", help="open the desktop window")
     return parser
 
@@ -88,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "app"):
             return _open_window()
         handler = {"info": _info, "run": _run, "import-osm": _import_osm, "demo": _demo, "render": _render,
-                   "screenshot": _screenshot}[args.command]
+                   "screenshot": _screenshot, "import-readings": _import_readings}[args.command]
         return handler(args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
@@ -100,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     except (Cancelled, KeyboardInterrupt):
         print("\ncitydesk: cancelled", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (citydesk info … | head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
 
 
 def _open_window() -> int:
@@ -177,6 +198,10 @@ def _run(args) -> int:
         feedback.close()
     write_layers(dict(result.layers), out)
     print(f"wrote {out} ({', '.join(f'{k}: {len(v)}' for k, v in result.layers.items())})")
+    if result.charts:
+        from app.result_charts import write_charts
+
+        print(f"wrote charts {', '.join(str(p) for p in write_charts(result.charts, out))}")
     if args.summary:
         write_json(args.summary, result.summary_dict())
         print(f"wrote {args.summary}")
@@ -249,6 +274,26 @@ def _screenshot(args) -> int:
     size = _size(args.size)
     screenshot(Path(args.path), Path(args.out), size=size)
     print(f"wrote {args.out} ({size[0]}x{size[1]})")
+    return 0
+
+
+def _import_readings(args) -> int:
+    from layers.readings import read_readings, write_readings
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".csv", ".parquet"):
+        raise UsageError(f"--out must be a .csv or .parquet file, not '{out.name}'")
+    feedback = TerminalFeedback(label="import-readings")
+    try:
+        readings = read_readings(args.path, sheet=args.sheet, id_column=args.id_column, time_column=args.time_column,
+                                 fill_column=args.fill_column, timezone=args.timezone, fill_unit=args.fill_unit,
+                                 rows=args.rows, feedback=feedback)
+    finally:
+        feedback.close()
+    write_readings(readings.table, out)
+    print(f"wrote {out}")
+    for line in readings.report.lines():
+        print(f"  {line}")
     return 0
 
 

@@ -166,13 +166,14 @@ class LayersPanel(QTreeWidget):
             item.setForeground(0, QBrush(QColor("#9a9a9a")))
             item.setIcon(0, self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning))
             item.setText(0, f"{layer.name} (not found)")
-            item.setToolTip(0, layer.error or "the layer could not be read")
+            item.setToolTip(0, as_rich_text(layer.error or "the layer could not be read"))  # names come from files
             return
         item.setFlags(top_flags | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
         item.setCheckState(0, Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
         source = f"\n{layer.source}" if layer.source else ""
         opacity = f", {layer.style.opacity:.0%} opaque" if layer.style.opacity < 1 else ""
-        item.setToolTip(0, f"{layer.name}: {len(layer)} features ({layer.geometry_kind}){opacity}{source}")
+        tip = f"{layer.name}: {len(layer)} features ({layer.geometry_kind}){opacity}{source}"
+        item.setToolTip(0, as_rich_text(tip))  # the name comes from a file: never read as HTML
         legend = self._legend(layer)
         kind = layer.geometry_kind
         if len(legend) <= 1 and not (legend and legend[0][0]):

@@ -29,11 +29,13 @@ from app.editing import install_editing
 from app.layers_panel import LayersPanel
 from app.map_canvas import MapCanvas
 from app.map_toolbar import install_map_tools
-from app.plain_text import tell
+from app.plain_text import as_rich_text, tell
 from app.project_actions import install_project_actions
+from app.readings_dialog import install_readings
 from app.render import CACHE
 from app.scale_box import ScaleBox
 from app.selection import Selection
+from app.sensor_panel import install_sensor_panel
 from app.start_page import install_file_drop, install_start_page
 from app.table_docks import install_attribute_tables
 from app.workers import Task
@@ -44,7 +46,7 @@ from layers.project import Project, load_project
 
 SAMPLE_PROJECT = Path(app.__file__).resolve().parents[1] / "sample_data" / "helsinki.citydesk"
 LAYER_FILES = ("Layers (*.gpkg *.geojson *.json *.shp *.zip *.fgb *.parquet *.geoparquet *.csv *.osm.pbf "
-               "*.osm);;All files (*)")
+               "*.osm *.xml);;All files (*)")
 
 
 def _open_and_prepare(path: Path, feedback: Task) -> Project:
@@ -104,6 +106,8 @@ class MainWindow(QMainWindow):
         self.analyses = install_analyses(self)  # Analysis menu, dialogs, Results panel
         self.map_tools = install_map_tools(self)  # Map tools toolbar: zoom box, identify, select, measure
         self.attribute_tables = install_attribute_tables(self)  # Layer → Open attribute table (F6), docks
+        self.readings = install_readings(self)  # File → Import readings… (fill-level sensors)
+        self.sensors = install_sensor_panel(self)  # View → Sensors time slider: dock with map colours and chart
         self.editing = install_editing(self)  # Edit menu and toolbar: scenario point editing (toolbar last)
         self.setWindowTitle("CityDesk")
 
@@ -297,7 +301,7 @@ class MainWindow(QMainWindow):
         self.warnings_shown = list(warnings)
         first = warnings[0] if len(warnings) == 1 else f"{warnings[0]} (and {len(warnings) - 1} more)"
         self.statusBar().showMessage(f"Opened with warnings: {first}", 20000)
-        self.statusBar().setToolTip("\n".join(warnings))
+        self.statusBar().setToolTip(as_rich_text("\n".join(warnings)))  # layer names come from files
 
     def _render_failed(self, message: str) -> None:
         self.statusBar().showMessage(f"Drawing the map failed: {message}", 10000)

@@ -55,6 +55,7 @@ class Layer:
     style: Style = field(default_factory=Style)
     visible: bool = True
     error: str | None = None
+    transient: bool = False  # shown for now only (e.g. the sensor time slider's values): never saved
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

@@ -66,6 +66,7 @@ class Project:
     attribution: list[str] = field(default_factory=list)
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    results: list[dict] = field(default_factory=list)  # Results-panel entries as JSON data (app/result_store.py)
 
     def layer(self, name: str) -> Layer:
         for layer in self.layers:
@@ -78,7 +79,7 @@ class Project:
     def to_dict(self, base: Path | None = None) -> dict:
         base = base or (self.path.parent if self.path else Path.cwd())
         layers = []
-        for layer in self.layers:
+        for layer in (lay for lay in self.layers if not lay.transient):
             entry = {"name": layer.name, "role": layer.role, "visible": layer.visible,
                      "style": layer.style.to_dict()}
             if layer.source is not None:
@@ -86,7 +87,8 @@ class Project:
             layers.append(entry)
         return {"format": FORMAT, "version": VERSION, "title": self.title, "crs": self.crs.to_string(),
                 "view": list(self.view) if self.view else None, "attribution": list(self.attribution),
-                "layers": layers, "analyses": [a.to_dict() for a in self.analyses]}
+                "layers": layers, "analyses": [a.to_dict() for a in self.analyses],
+                "results": [dict(r) for r in self.results]}
 
     def save(self, path: str | Path) -> Path:
         """Write the project atomically; layer paths become relative to the project file."""
@@ -168,6 +170,13 @@ def load_project(path: str | Path, *, feedback: Feedback | None = None) -> Proje
             project.analyses.append(AnalysisRun.from_dict(entry))
         except (TypeError, ValueError) as exc:
             project.warnings.append(f"analysis entry {i + 1} was skipped: {exc}")
+    results = data.get("results") or []
+    for i, entry in enumerate(results if isinstance(results, list) else []):
+        if isinstance(entry, dict) and isinstance(entry.get("analysis"), str) \
+                and isinstance(entry.get("summary"), dict):
+            project.results.append(entry)
+        else:
+            project.warnings.append(f"result entry {i + 1} was skipped: it needs an analysis name and a summary")
     fb.progress(1.0, "Project open")
     return project
 
@@ -241,7 +250,7 @@ def layers_to_keep(project: Project, path: str | Path) -> list[Layer]:
     current = _resolved(layers_file(project.path)) if project.path else target
     kept = [lay for lay in project.layers
             if lay.source is not None and _resolved(lay.source.path) in (target, current)]
-    fresh = [lay for lay in project.layers if lay.source is None and lay.gdf is not None]
+    fresh = [lay for lay in project.layers if lay.source is None and lay.gdf is not None and not lay.transient]
     if not fresh and current == target:
         return []
     for layer in kept:

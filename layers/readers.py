@@ -2,7 +2,8 @@
 
 Formats: GeoPackage (any layer), GeoJSON, Shapefile (also zipped), FlatGeobuf, GeoParquet (and
 plain Parquet with coordinate columns), CSV (longitude/latitude or WKT columns), OpenStreetMap
-``.osm.pbf`` / ``.osm`` (imported as city layers) and GTFS zip (its stops).
+``.osm.pbf`` / ``.osm`` (imported as city layers), GTFS zip (its stops) and Open311 GeoReport v2
+``.json`` / ``.xml`` (citizen reports, role ``reports``; :mod:`layers.open311`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from layers.wkb import from_wkb_chunked
 KIND_NAMES = {
     "gpkg": "GeoPackage", "geojson": "GeoJSON", "shapefile": "Shapefile", "flatgeobuf": "FlatGeobuf",
     "parquet": "GeoParquet", "csv": "CSV", "osm": "OpenStreetMap", "gtfs": "GTFS",
+    "open311": "Open311 GeoReport v2",
 }
 _EXTENSIONS = {
     ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".shp": "shapefile", ".fgb": "flatgeobuf",
     ".parquet": "parquet", ".geoparquet": "parquet", ".csv": "csv", ".txt": "csv", ".tsv": "csv",
-    ".pbf": "osm", ".osm": "osm",
+    ".pbf": "osm", ".osm": "osm", ".xml": "open311",
 }
 
 
@@ -90,6 +92,15 @@ def sniff_kind(path: str | Path) -> str:
                                                  "download the .osm.pbf extract again")
         return "osm"
     kind = _EXTENSIONS.get(path.suffix.lower())
+    if path.suffix.lower() in (".json", ".xml"):  # Open311 GeoReport v2 answers (citizen reports)
+        from layers.open311 import is_georeport
+
+        if is_georeport(path):
+            return "open311"
+        if kind == "open311":
+            raise CityDeskError("this XML file is not an Open311 GeoReport v2 answer (no <service_requests>)",
+                                source=path, fix="Open GeoReport v2 requests (.xml or .json), OSM XML as .osm, "
+                                                 "or map layers as GeoPackage or GeoJSON")
     if kind is None:
         known = ", ".join(sorted(set(_EXTENSIONS)))
         raise CityDeskError(f"the format of '{path.suffix or path.name}' files is not known", source=path,
@@ -155,20 +166,31 @@ def read_layers(spec: str | Path, *, feedback: Feedback | None = None, crs=None)
                     for n in names]
     gdf = read_layer(path, layer_name, crs=crs)
     name = layer_name or ("transit_stops" if kind == "gtfs" else _stem(path))
-    return [Layer(name, gdf, Source(str(path), layer_name), guess_role(name, _stem(path)))]
+    role = "reports" if kind == "open311" else guess_role(name, _stem(path))
+    return [Layer(name, gdf, Source(str(path), layer_name), role)]
 
 
 def read_layer(path: str | Path, layer: str | None = None, *, crs=None) -> gpd.GeoDataFrame:
     """One layer of a file as a GeoDataFrame (the first layer when ``layer`` is None).
-    ``crs`` is assumed when the file has none (e.g. a CSV of EPSG:3067 easting/northing)."""
+    ``crs`` is assumed when the file has none (e.g. a CSV of EPSG:3067 easting/northing).
+    ``gdf.attrs["source_dir"]`` is the file's folder: files named in its columns are found there."""
     path = Path(path)
-    kind = sniff_kind(path)
+    gdf = _read_any(path, sniff_kind(path), layer, crs)
+    gdf.attrs["source_dir"] = str(path.resolve().parent)
+    return gdf
+
+
+def _read_any(path: Path, kind: str, layer: str | None, crs) -> gpd.GeoDataFrame:
     if kind == "osm":
         return _pick(_import_osm(path, None), layer or "buildings", path)
-    if kind == "gtfs":
-        from layers.gtfs_stops import read_gtfs_stops
+    if kind == "gtfs":  # PATH (the stops) or PATH:transit_stops / PATH:transit_routes
+        from layers.gtfs_stops import read_gtfs_layer
 
-        return read_gtfs_stops(path)
+        return read_gtfs_layer(path, layer)
+    if kind == "open311":
+        from layers.open311 import read_open311
+
+        return read_open311(path)
     if kind == "csv":
         from layers.tables import read_csv_layer
 
@@ -363,7 +385,7 @@ def _pick(frames: dict, name: str, path: Path):
 
 def _stem(path: Path) -> str:
     name = path.name
-    for suffix in (".osm.pbf", ".geojson", ".parquet", ".gpkg", ".csv", ".shp", ".zip", ".fgb", ".json"):
+    for suffix in (".osm.pbf", ".geojson", ".parquet", ".gpkg", ".csv", ".shp", ".zip", ".fgb", ".json", ".xml"):
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return path.stem

@@ -26,6 +26,7 @@ for _path in (ROOT, HERE):
 
 import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 import pyogrio  # noqa: E402
 import shapely  # noqa: E402
 import synthetic  # noqa: E402
@@ -76,6 +77,7 @@ def main(out_dir: str | Path | None = None, *, quiet: bool = False) -> dict[str,
     stations = synthetic.air_quality_stations()
     readings_path = synthetic.write_readings(synthetic.air_quality_readings(), out / AQ_STEM)
     stations["readings_file"] = readings_path.name
+    stations["timezone"] = "Europe/Helsinki"  # the days of the daily limits are local days
     sensors = synthetic.bin_sensors(osm["waste_bins"])
     fill = synthetic.bin_fill_readings(sensors)
     fill.to_csv(out / BIN_READINGS, index=False, lineterminator="\n")
@@ -93,6 +95,7 @@ def main(out_dir: str | Path | None = None, *, quiet: bool = False) -> dict[str,
     }
     written["buildings"] = buildings
     written = {name: _metric(frame) for name, frame in written.items()}
+    written["waste_bins_proposal_synthetic"] = bin_proposal(written)
     write_layers(written, out / GPKG)
     project = sample_project(out / GPKG, written)
     project.save(out / PROJECT)
@@ -108,6 +111,23 @@ def main(out_dir: str | Path | None = None, *, quiet: bool = False) -> dict[str,
     for path in (out / GPKG, readings_path, out / BIN_READINGS, json_path, xml_path, out / PROJECT):
         say(f"  {path.name:<40} {path.stat().st_size / 1024:8.1f} KB")
     return written
+
+
+def bin_proposal(layers: dict[str, gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """A proposed bin layer for the scenario comparison (synthetic, clearly named so): today's bins
+    without the three litter baskets nearest to no home, plus the five sites ``waste-siting``
+    proposes. Columns of the bin layer, ``proposal`` = kept / new."""
+    from analysis.waste_coverage import waste_coverage
+    from analysis.waste_siting import waste_siting
+
+    args = (layers["buildings"], layers["streets"], layers["waste_bins"])
+    bins = waste_coverage(*args).layers["waste_bins"]
+    idle = bins.index[(bins["residents_served"] == 0) & (bins["kind"] == "waste_basket")][:3]
+    kept = layers["waste_bins"].drop(index=idle).assign(proposal="kept")
+    sites = waste_siting(*args, k=5, method="greedy").layers["proposed_bins"]
+    new = gpd.GeoDataFrame({"name": [f"Proposed bin {r}" for r in sites["rank"]], "kind": "waste_basket",
+                            "proposal": "new"}, geometry=sites.geometry.to_numpy(), crs=sites.crs)
+    return pd.concat([kept, new], ignore_index=True)
 
 
 def extract_extent(osm: dict[str, gpd.GeoDataFrame]) -> shapely.Polygon:
@@ -152,6 +172,9 @@ PROJECT_LAYERS = (
      Style(fill="#56B4E9", stroke="#0072B2", size=6.0, label_field="stop_name")),
     ("bin_sensors_synthetic", "Bin fill sensors (synthetic)", "sensors", True,
      Style(fill="#D55E00", stroke="#000000", size=9.0)),
+    ("waste_bins_proposal_synthetic", "Waste bins — proposal (synthetic)", "waste_bins", False,
+     Style(kind="categorized", field="proposal", size=6.0, stroke="#333333",
+           categories={"kept": "#999999", "new": "#D55E00"})),
     ("waste_bins", "Waste bins", "waste_bins", True,
      Style(kind="categorized", field="kind", size=5.0, stroke="#333333",
            categories={"waste_basket": "#E69F00", "waste_disposal": "#CC79A7", "recycling": "#009E73"})),
@@ -203,6 +226,28 @@ def sample_project(gpkg: Path, layers: dict[str, gpd.GeoDataFrame]) -> Project:
         AnalysisRun("isochrones", "Walking time to the pharmacies (older residents, 0.8 m/s)",
                     {"streets": names["streets"], "origins": names["pharmacies"]},
                     {"walk_speed_mps": 0.8, "minutes": "5,10,15"}),
+        AnalysisRun("waste-coverage", "Waste bins within 100 m and bin load",
+                    {"buildings": names["buildings"], "streets": names["streets"],
+                     "waste_bins": names["waste_bins"]}, {"max_distance_m": 100.0}),
+        AnalysisRun("waste-siting", "Where 5 new waste bins help most",
+                    {"buildings": names["buildings"], "streets": names["streets"],
+                     "waste_bins": names["waste_bins"]}, {"k": 5, "method": "auto"}),
+        AnalysisRun("scenario-compare", "Bin proposal against today's bins",
+                    {"buildings": names["buildings"], "streets": names["streets"],
+                     "baseline": names["waste_bins"], "scenario": names["waste_bins_proposal_synthetic"]},
+                    {"purpose": "waste_bins"}),
+        AnalysisRun("air-quality", "Air quality against EU and WHO limits (synthetic stations, 2025)",
+                    {"sensors": names["air_quality_stations_synthetic"]}, {"timezone": "Europe/Helsinki"}),
+        AnalysisRun("sensor-surface", "NO2 between the stations (synthetic, inverse distance weighting)",
+                    {"sensors": names["air_quality_stations_synthetic"]},
+                    {"variable": "NO2", "timezone": "Europe/Helsinki", "cell_m": 25.0}),
+        AnalysisRun("report-hotspots", "Where citizen reports concentrate (synthetic Open311)",
+                    {"reports": names["citizen_reports_synthetic"]}, {"bandwidth_m": 150.0, "cell_m": 20.0}),
+        AnalysisRun("district-summary", "Citizen reports per 250 m hexagon and per 1,000 residents",
+                    {"features": names["citizen_reports_synthetic"], "buildings": names["buildings"]},
+                    {"zones": "hexagon", "cell_m": 250.0}),
+        AnalysisRun("fill-levels", "Bin fill levels and overflow risk (synthetic sensors)",
+                    {"waste_bins": names["bin_sensors_synthetic"]}, {"overflow_pct": 80.0}),
     ]
     xmin, ymin, xmax, ymax = (float(v) for v in layers["buildings"].total_bounds)
     return Project(layers=entries, crs=CRS.from_epsg(3067), view=(xmin, ymin, xmax, ymax),

@@ -270,3 +270,27 @@ def test_every_parameter_type_and_an_optional_role(qtbot, city_project):
     assert request.run.params == {"mode": "exact", "rounds": 3, "weighted": False, "label": "x"}
     choose(barriers, "streets")
     assert dialog.checked().run.layers == {"buildings": "park", "barriers": "streets"}
+
+
+def test_results_are_saved_with_the_project_and_come_back(window, qtbot, homes_project, tmp_path):
+    open_and_wait(qtbot, window, homes_project)
+    dialog = open_dialog(window)
+    choose(dialog.pickers["targets"], "park")
+    dialog.title_edit.setText("Homes near the park")
+    run_and_wait(qtbot, window, dialog)
+    assert [r["title"] for r in window.project.results] == ["Homes near the park"]
+    saved = tmp_path / "with_results.citydesk"
+    with qtbot.waitSignal(window.project_actions.saved, timeout=60000):
+        window.project_actions.save_to(saved)
+
+    open_and_wait(qtbot, window, homes_project)  # another project: its own (empty) results
+    assert window.analyses.panel.cards == []
+    open_and_wait(qtbot, window, saved)
+    cards = window.analyses.panel.cards
+    assert len(cards) == 1 and window.analyses.dock.isVisible() and not window.modified
+    assert cards[0].headline.text() == "30.0 % of residents covered (70 not covered)"
+    assert cards[0].entry.inputs == {"buildings": "homes", "targets": "park"}
+    assert cards[0].entry.layers == ["Homes near the park — buildings", "Homes near the park — targets"]
+
+    qtbot.mouseClick(cards[0].remove_button, Qt.MouseButton.LeftButton)  # removing a card is a change to save
+    assert window.project.results == [] and window.modified

@@ -285,7 +285,7 @@ def test_recovery_after_a_crash(window, qtbot, city_project, tmp_path):
     assert project.path == city_project and window.modified and window.windowTitle().startswith("*Test city")
     assert project.layers[0].name == "Park within 300 m — buildings" and project.layers[0].source is None
     assert project.layers[0].gdf["covered"].tolist() == [True, False]
-    with qtbot.waitSignal(actions.autosave.autosaved, timeout=10000):  # this session's own copy replaces the old one
+    with qtbot.waitSignal(actions.autosave.autosaved, timeout=30000):  # this session's own copy replaces the old one
         pass
     assert not found[0].exists()
     save_and_wait(qtbot, window)  # Save writes to the original place

@@ -14,7 +14,7 @@ from shapely.geometry import Point, box
 import layers.writers as writers
 from layers.errors import CityDeskError
 from layers.layer import Layer, Source
-from layers.project import AnalysisRun, Project, load_project
+from layers.project import AnalysisRun, Project, layers_to_keep, load_project
 from layers.readers import read_layers
 from layers.style import Style
 from layers.writers import write_layers
@@ -326,3 +326,27 @@ def test_an_unreadable_kept_layer_stops_the_save_before_anything_is_lost(city):
     with pytest.raises(CityDeskError, match="could not be read"):
         save_project(project, path)
     assert (city / "kallio_layers.gpkg").read_bytes() == before
+
+
+def test_results_entries_round_trip_and_bad_ones_are_skipped(tmp_path):
+    project = Project(title="With results")
+    project.results = [{"title": "Bins", "analysis": "waste-coverage", "summary": {"covered_share": 0.5}},
+                       {"analysis": "waste-coverage"}]  # no summary: skipped on load, with a warning
+    path = project.save(tmp_path / "r.citydesk")
+    back = load_project(path)
+    assert back.results == [project.results[0]]
+    assert any("result entry 2 was skipped" in w for w in back.warnings)
+
+
+def test_transient_layers_are_not_saved(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from layers.layer import Layer
+
+    shown = Layer("Sensor values now", gpd.GeoDataFrame(geometry=[Point(0, 0)], crs=3067), transient=True)
+    kept = Layer("Result", gpd.GeoDataFrame(geometry=[Point(1, 1)], crs=3067))
+    project = Project(layers=[shown, kept], title="t")
+    path = project.save(tmp_path / "t.citydesk")
+    assert [lay["name"] for lay in json.loads(path.read_text())["layers"]] == ["Result"]
+    assert [lay.name for lay in layers_to_keep(project, path)] == ["Result"]

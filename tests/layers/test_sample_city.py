@@ -25,8 +25,10 @@ GPKG = SAMPLE / "helsinki.gpkg"
 PROJECT = SAMPLE / "helsinki.citydesk"
 LAYERS = ("buildings", "streets", "transit_stops", "gtfs_stops", "waste_bins", "benches", "toilets",
           "pharmacies", "groceries", "green_spaces", "healthcare", "population_grid",
-          "air_quality_stations_synthetic", "citizen_reports_synthetic", "bin_sensors_synthetic")
-SYNTHETIC_LAYERS = ("air_quality_stations_synthetic", "citizen_reports_synthetic", "bin_sensors_synthetic")
+          "air_quality_stations_synthetic", "citizen_reports_synthetic", "bin_sensors_synthetic",
+          "waste_bins_proposal_synthetic")
+SYNTHETIC_LAYERS = ("air_quality_stations_synthetic", "citizen_reports_synthetic", "bin_sensors_synthetic",
+                    "waste_bins_proposal_synthetic")
 SYNTHETIC_FILES = ("air_quality_synthetic_2025.parquet", "bin_fill_synthetic.csv",
                    "citizen_reports_synthetic.json", "citizen_reports_synthetic.xml")
 
@@ -55,6 +57,9 @@ def test_known_counts(layers):
     assert len(layers["gtfs_stops"]) == 89  # data README: 89 HSL stops fall inside the extract
     assert len(layers["air_quality_stations_synthetic"]) == 6
     assert len(layers["bin_sensors_synthetic"]) == 20
+    proposal = layers["waste_bins_proposal_synthetic"]  # today's bins less 3 idle baskets, plus 5 sited ones
+    assert (proposal["proposal"] == "kept").sum() == len(layers["waste_bins"]) - 3
+    assert (proposal["proposal"] == "new").sum() == 5
     assert 400 < len(layers["buildings"]) < 600
     assert len(layers["population_grid"]) == 22
 
