@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from analysis import figures
 from analysis.age_friendly_params import DESTINATIONS, PARAMS, ROLES, SOURCES, speed_mps
 from analysis.age_friendly_rest import (
     build_rest_graph,
@@ -208,14 +209,31 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
         "network_nodes": int(len(network.node_xy)),
         "network_components": int(network.report.get("components", 0)),
     })
-    params = {"profile": profile, "walk_speed_mps": walk_speed_mps,
+    params = {"profile": profile, "walk_speed_mps": speed,  # the speed used (the profile's when none was given)
               **{f"max_{r}_m": max_m[r] for r in DESTINATIONS}, "min_green_space_m2": min_green_space_m2,
               "rest_max_m": rest_max_m, "max_snap_m": max_snap_m, "min_piece_m": min_piece_m,
               "new_benches_k": new_benches_k,
               "population_field": population_field}
+    reach = pd.DataFrame({"destination": [ROLE_TITLES.get(r, r) for r in dests],
+                          "share_in_reach": [summary[f"share_in_reach_{r}"] for r in dests],
+                          "share_with_rests": [summary[f"share_rest_in_reach_{r}"] for r in dests]})
+    reach.attrs.update({"kind": "barh", "title": "Residents within reach"})
     fb.progress(1.0, "Age-friendly access done")
     return AnalysisResult.make("age-friendly", {"buildings": out, "new_benches": new, "areas": areas}, summary,
-                               params)
+                               params, charts={"reach_by_destination": reach})
+
+
+ROLE_TITLES = {"transit_stops": "Bus or tram stop", "benches": "Bench", "toilets": "Toilet", "pharmacies": "Pharmacy",
+               "groceries": "Grocery", "green_spaces": "Green space", "healthcare": "Health care"}
+
+
+def headline(summary) -> str:
+    """'2.5 % of residents reach every destination (1.9 % with a rest every 200 m); mean score 76 / 100'."""
+    text = f"{figures.share(summary['share_all_in_reach'])} of residents reach every destination"
+    if "share_all_rest_in_reach" in summary:
+        rests = figures.share(summary["share_all_rest_in_reach"])
+        text += f" ({rests} with a rest every {summary.get('rest_max_m', 200):g} m)"
+    return text + f"; mean score {summary['mean_score']:.0f} / 100"
 
 
 def _check(buildings, streets, dest_layers, districts) -> None:
@@ -316,6 +334,9 @@ SPEC = Analysis(
     params=PARAMS,
     run=age_friendly,
     sources=SOURCES,
+    key_figures=("share_all_in_reach", "share_all_rest_in_reach", "mean_score", "mean_rest_score", "residents_total",
+                 "new_benches", "new_benches_residents_connected"),
+    headline=headline,
     result_styles={
         "buildings": Style(kind="graduated", field="age_friendly_score", scheme="manual", breaks=SCORE_BREAKS,
                            ramp="cividis", stroke="#7f7f7f", stroke_width=0.4, unit="%"),

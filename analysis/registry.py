@@ -7,7 +7,7 @@ one line in ``_MODULES``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from analysis.params import Param, Role
@@ -27,8 +27,6 @@ _MODULES = (
     "analysis.sensor_surface",
     "analysis.hotspots",
     "analysis.district_summary",
-    "analysis.transit_frequency",
-    "analysis.ptal",
 )
 
 
@@ -45,6 +43,10 @@ class Analysis:
     run: Callable
     sources: tuple[str, ...] = ()  # where the default thresholds come from
     result_styles: dict[str, Style] = field(default_factory=dict)  # default styles of result layers
+    # How the results read (Results panel, demo, reports): the summary keys that answer the question,
+    # shown first (the others under "More figures"), and the one-line answer made from a summary.
+    key_figures: tuple[str, ...] = ()
+    headline: Callable[[Mapping[str, object]], str] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

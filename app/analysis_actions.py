@@ -182,7 +182,7 @@ class AnalysisActions(QObject):
                             {p.name: p.unit for p in spec.params if p.unit},
                             charts=dict(getattr(result, "charts", {})))
         self.show_results().add_result(entry)
-        self.window.statusBar().showMessage(f"{request.run.title}: {headline(result.summary)}", 15000)
+        self.window.statusBar().showMessage(f"{request.run.title}: {headline(result.summary, spec.id)}", 15000)
         self.resultAdded.emit(entry)
 
     @staticmethod

@@ -6,7 +6,6 @@ Python: shares as percentages, residents as whole numbers, distances in metres."
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from analysis.figures import UNITS, format_value, thousands
 
 # Labels of the figures the registered analyses report; others are made from the key.
 LABELS = {
@@ -143,8 +144,6 @@ LABELS = {
     **{f"departures_per_hour_{m}": f"{m.capitalize()} departures per hour (all stops)"
        for m in ("rail", "metro", "tram", "bus", "ferry", "aerial", "funicular", "other")},
 }
-UNITS = {"m": "m", "m2": "m²", "km": "km", "s": "s", "min": "min", "mps": "m/s", "ha": "ha"}
-_PEOPLE = ("residents", "population", "people", "inhabitants")
 
 
 @dataclass
@@ -179,45 +178,43 @@ def param_label(key: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def format_value(key: str, value: object, unit: str = "") -> str:
-    """A figure as a person reads it: shares in %, residents whole, metres with 'm', 1 234 567."""
-    if value is None:
-        return "—"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, str):
-        return value or "—"
-    if not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return "—"
-    suffix = key.rsplit("_", 1)[-1] if "_" in key else ""
-    unit = unit or UNITS.get(suffix, "")
-    if "share" in key.split("_") or key.endswith("_fraction"):
-        return f"{value * 100:.1f} %"
-    if any(word in key for word in _PEOPLE) or isinstance(value, int):
-        return _thousands(round(value)) + (f" {unit}" if unit else "")
-    if abs(value) >= 100:
-        text = _thousands(round(value))
-    elif abs(value) >= 10:
-        text = f"{value:.1f}"
-    else:
-        text = f"{value:.3g}"
-    return f"{text} {unit}" if unit else text
-
-
-def key_figures(summary: Mapping[str, object]) -> list[tuple[str, str]]:
-    """``[(label, formatted value)]`` for every figure of a summary, in its order."""
+def key_figures(summary: Mapping[str, object], keys=None) -> list[tuple[str, str]]:
+    """``[(label, formatted value)]`` for the figures of a summary named by ``keys`` (in that
+    order; all of them, in the summary's order, when None)."""
     out = []
-    for key, value in summary.items():
+    for key in (summary if keys is None else [k for k in keys if k in summary]):
+        value = summary[key]
         if key == "population_field":
             value = value or "none (each building counts as 1)"
         out.append((label_of(key), format_value(key, value)))
     return out
 
 
-def headline(summary: Mapping[str, object]) -> str:
-    """The one line that answers the question, e.g. '72.4 % of residents covered'."""
+def split_figures(summary: Mapping[str, object], analysis: str = "") -> tuple[list[str], list[str]]:
+    """The summary keys in two groups: the analysis's key figures (``Analysis.key_figures``), then
+    the rest. Without declared key figures every figure is a key figure."""
+    spec = _spec(analysis)
+    first = [k for k in (spec.key_figures if spec is not None else ()) if k in summary]
+    if not first:
+        return list(summary), []
+    return first, [k for k in summary if k not in first]
+
+
+def _spec(analysis: str):
+    from analysis.registry import analyses
+
+    return analyses().get(analysis) if analysis else None
+
+
+def headline(summary: Mapping[str, object], analysis: str = "") -> str:
+    """The one line that answers the question, e.g. '72.4 % of residents covered': the analysis's
+    own ``Analysis.headline`` when it declares one, else made from well-known figures."""
+    spec = _spec(analysis)
+    if spec is not None and spec.headline is not None:
+        try:
+            return spec.headline(summary)
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry saved by an older version: the generic line below
     if "covered_share_before" in summary and "covered_share_after" in summary:
         text = (f"Coverage {format_value('covered_share', summary['covered_share_before'])} → "
                 f"{format_value('covered_share', summary['covered_share_after'])}")
@@ -250,7 +247,7 @@ def describe_params(params: Mapping[str, object], units: Mapping[str, str] | Non
     for key, value in params.items():
         shown = "(automatic)" if value == "" else format_value(key, value, units.get(key, ""))
         if isinstance(value, float) and value.is_integer() and units.get(key):
-            shown = f"{_thousands(round(value))} {units[key]}"
+            shown = f"{thousands(round(value))} {units[key]}"
         out.append(f"{param_label(key)}: {shown}")
     return out
 
@@ -258,8 +255,8 @@ def describe_params(params: Mapping[str, object], units: Mapping[str, str] | Non
 def entry_text(entry: ResultEntry) -> str:
     """The entry as plain text, for the clipboard."""
     lines = [entry.title, f"{entry.analysis_title} ({entry.analysis}), {entry.finished:%Y-%m-%d %H:%M}"]
-    if headline(entry.summary):
-        lines += ["", headline(entry.summary)]
+    if headline(entry.summary, entry.analysis):
+        lines += ["", headline(entry.summary, entry.analysis)]
     lines += [""] + [f"{label}: {value}" for label, value in key_figures(entry.summary)]
     lines += ["", "Parameters:"] + [f"  {p}" for p in describe_params(entry.params, entry.units)]
     lines += ["Input layers:"] + [f"  {role}: {name}" for role, name in entry.inputs.items()]
@@ -268,10 +265,6 @@ def entry_text(entry: ResultEntry) -> str:
     for name, table in entry.charts.items():
         lines += ["", f"{table.attrs.get('title', name)}:", table.to_csv(sep="\t", index=False).rstrip()]
     return "\n".join(lines) + "\n"
-
-
-def _thousands(value: int) -> str:
-    return f"{value:,}".replace(",", " ")
 
 
 def _label(text: str, *, selectable: bool = False, wrap: bool = True) -> QLabel:
@@ -334,7 +327,7 @@ class ResultCard(QFrame):
         layout.addLayout(top)
         layout.addWidget(self._grey(f"{entry.analysis_title} · {entry.finished:%H:%M}"))
 
-        text = headline(entry.summary)
+        text = headline(entry.summary, entry.analysis)
         if text:
             self.headline = _label(text, selectable=True)
             font = self.headline.font()
@@ -344,20 +337,20 @@ class ResultCard(QFrame):
             self.headline.setStyleSheet("color: #0b5394; margin: 4px 0;")
             layout.addWidget(self.headline)
 
-        grid = QGridLayout()
-        grid.setHorizontalSpacing(12)
-        grid.setVerticalSpacing(2)
         self.figure_labels: dict[str, QLabel] = {}
-        for row, (label, value) in enumerate(key_figures(entry.summary)):
-            name = _label(label)
-            name.setStyleSheet("color: palette(dark);")
-            shown = _label(value, selectable=True, wrap=False)
-            shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            grid.addWidget(name, row, 0)
-            grid.addWidget(shown, row, 1)
-            self.figure_labels[label] = shown
-        grid.setColumnStretch(0, 1)
-        layout.addLayout(grid)
+        first, rest = split_figures(entry.summary, entry.analysis)
+        layout.addWidget(self._figures(first))
+        self.more_button = self.more = None
+        if rest:
+            self.more_button = QToolButton(self, text=f"More figures ({len(rest)})", checkable=True)
+            self.more_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            self.more_button.setArrowType(Qt.ArrowType.RightArrow)
+            self.more_button.setAutoRaise(True)
+            self.more = self._figures(rest)
+            self.more.setVisible(False)
+            self.more_button.toggled.connect(self._show_more)
+            layout.addWidget(self.more_button)
+            layout.addWidget(self.more)
         self.charts: list[QLabel] = []
         for name, table in entry.charts.items():
             chart = _chart_label(name, table, self)
@@ -373,6 +366,27 @@ class ResultCard(QFrame):
             layout.addWidget(self._grey("\n".join(entry.layers)))
         self.copy_button.clicked.connect(self.copy)
         self.remove_button.clicked.connect(lambda: self.removeRequested.emit(self))
+
+    def _figures(self, keys: list[str]) -> QWidget:
+        box = QWidget(self)
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setHorizontalSpacing(12)
+        grid.setVerticalSpacing(2)
+        for row, (label, value) in enumerate(key_figures(self.entry.summary, keys)):
+            name = _label(label)
+            name.setStyleSheet("color: palette(dark);")
+            shown = _label(value, selectable=True, wrap=False)
+            shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(name, row, 0)
+            grid.addWidget(shown, row, 1)
+            self.figure_labels[label] = shown
+        grid.setColumnStretch(0, 1)
+        return box
+
+    def _show_more(self, shown: bool) -> None:
+        self.more.setVisible(shown)
+        self.more_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
 
     def text(self) -> str:
         return entry_text(self.entry)

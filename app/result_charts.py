@@ -33,6 +33,8 @@ def chart_figure(table: pd.DataFrame, *, width_in: float = 4.0, height_in: float
     ax = fig.add_subplot(1, 1, 1)
     x_col, y_cols = table.columns[0], list(table.columns[1:])
     share = all(_is_share(c) for c in y_cols)
+    if table.attrs.get("kind") == "barh":
+        return _bars(fig, ax, table, share, font_pt)
     for i, col in enumerate(y_cols):
         y = table[col].to_numpy(dtype=float) * (100.0 if share else 1.0)
         ax.plot(table[x_col].to_numpy(), y, marker="o", markersize=3.5, linewidth=1.6, color=COLORS[i % len(COLORS)],
@@ -86,3 +88,35 @@ def write_charts(charts, out: Path) -> list[Path]:
             table.to_csv(tmp, index=False)
         written += [png, csv]
     return written
+
+
+def _bars(fig, ax, table: pd.DataFrame, share: bool, font_pt: float):
+    """Horizontal grouped bars (``attrs["kind"] == "barh"``): the first column names the bars, top
+    to bottom, every other column is one bar of each group."""
+    import numpy as np
+    from matplotlib.ticker import PercentFormatter
+
+    names, y_cols = table.columns[0], list(table.columns[1:])
+    rows = np.arange(len(table))[::-1]
+    height = 0.8 / max(len(y_cols), 1)
+    for i, col in enumerate(y_cols):
+        values = table[col].to_numpy(dtype=float) * (100.0 if share else 1.0)
+        ax.barh(rows + (len(y_cols) - 1 - 2 * i) * height / 2, values, height=height, color=COLORS[i % len(COLORS)],
+                label=str(col).replace("_", " "))
+    ax.set_yticks(rows, [str(v) for v in table[names]])
+    if share:
+        ax.xaxis.set_major_formatter(PercentFormatter(100.0, decimals=0))
+        ax.set_xlim(0, 100)
+    ax.set_xlabel(table.attrs.get("x_label", ""), fontsize=font_pt)
+    if table.attrs.get("title"):
+        ax.set_title(table.attrs["title"], fontsize=font_pt + 1)
+    ax.tick_params(labelsize=font_pt - 0.5)
+    ax.grid(True, axis="x", color="#dddddd", linewidth=0.6)
+    ax.spines[["top", "right"]].set_visible(False)
+    bottom = 0.0
+    if len(y_cols) > 1:  # under the plot, centred on the figure: never on the bars, never cut off
+        fig.legend(*ax.get_legend_handles_labels(), fontsize=font_pt - 1, frameon=False, loc="lower center",
+                   ncol=len(y_cols), borderaxespad=0.2, handlelength=1.2, columnspacing=1.0)
+        bottom = 0.1
+    fig.tight_layout(pad=0.6, rect=(0.0, bottom, 1.0, 1.0))
+    return fig
