@@ -105,8 +105,8 @@ def scenario_compare(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, bas
         "residents_total": homes.total,
         "population_field": homes.population_field,
     }
-    params = {"purpose": purpose, "max_distance_m": max_distance_m, "id_field": id_field,
-              "match_tolerance_m": match_tolerance_m, "max_snap_m": max_snap_m, "population_field": population_field}
+    params = {"purpose": purpose, "max_distance_m": limit,  # the distance used (the purpose's when 0)
+              "id_field": id_field, "match_tolerance_m": match_tolerance_m, "max_snap_m": max_snap_m, "population_field": population_field}
     fb.progress(1.0, "Scenario compared")
     return AnalysisResult.make("scenario-compare", {"buildings": out, "points": points}, summary, params)
 

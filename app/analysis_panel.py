@@ -222,8 +222,10 @@ def headline(summary: Mapping[str, object], analysis: str = "") -> str:
             n = summary["bins_proposed"]
             text += f" with {n} new bin{'s' if n != 1 else ''}"
         elif "residents_gained" in summary:
-            text += (f" (+{format_value('residents', summary['residents_gained'])} / "
-                     f"−{format_value('residents', summary.get('residents_lost', 0))} residents)")
+            gained = format_value("residents", summary["residents_gained"])
+            lost = summary.get("residents_lost") or 0
+            text += f" ({gained} residents gain, " + (f"{format_value('residents', lost)} lose)" if round(lost)
+                                                       else "none lose)")
         return text
     if "covered_share" in summary:
         who = "residents" if summary.get("population_field") else "buildings"
