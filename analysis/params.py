@@ -95,6 +95,11 @@ class Role:
     geometry: tuple[str, ...] = ("point", "line", "polygon")
     required: bool = True
     help: str = ""
+    # Which layer a picker starts on when no layer has the role's name: one of this layer role
+    # (e.g. a scenario's baseline: "waste_bins"), or one whose data carry this attribute (e.g.
+    # "gtfs_path": stops read from a GTFS feed, whose timetable the analysis reads).
+    like: str = ""
+    needs_attr: str = ""
 
 
 def _num(x: float) -> str:

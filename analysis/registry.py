@@ -27,6 +27,8 @@ _MODULES = (
     "analysis.sensor_surface",
     "analysis.hotspots",
     "analysis.district_summary",
+    "analysis.transit_frequency",
+    "analysis.ptal",
 )
 
 

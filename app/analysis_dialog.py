@@ -63,7 +63,10 @@ def default_layer(role: Role, candidates: list[Layer], taken: list[Layer]) -> La
     layer (stops, bins, green spaces...) not taken by another role, else the first free one."""
     usable = [lay for lay in candidates if len(lay) > 0]
     free = [lay for lay in usable if lay not in taken]
+    if role.needs_attr:  # only a layer that carries what the analysis reads will do
+        usable = [lay for lay in usable if role.needs_attr in lay.gdf.attrs] or usable
     tests = (lambda lay: lay.role == role.name and lay not in RESULTS,
+             lambda lay: bool(role.like) and lay.role == role.like and lay in free and lay not in RESULTS,
              lambda lay: lay.role == role.name,
              lambda lay: role.name.rstrip("s") in lay.name.lower(),
              lambda lay: lay.role in _FACILITIES and lay in free and lay not in RESULTS,

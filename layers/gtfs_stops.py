@@ -1,4 +1,7 @@
-"""The stops of a GTFS feed as a point layer (the full timetable is read in ``layers/gtfs``)."""
+"""The stops of a GTFS feed as a point layer (the full timetable is read in ``layers/gtfs``).
+
+:func:`read_gtfs_layer` is what the readers call for a GTFS zip: ``transit_stops`` (the stops
+with the routes, modes and departures of the feed's busiest day) or ``transit_routes``."""
 
 from __future__ import annotations
 
@@ -50,4 +53,40 @@ def read_gtfs_stops(path: Path) -> gpd.GeoDataFrame:
     lat = pd.to_numeric(stops.pop("stop_lat"), errors="coerce")
     geometry = gpd.points_from_xy(lon, lat)
     geometry[(lon.isna() | lat.isna()).to_numpy()] = None
-    return gpd.GeoDataFrame(stops, geometry=geometry, crs="EPSG:4326")
+    gdf = gpd.GeoDataFrame(stops, geometry=geometry, crs="EPSG:4326")
+    gdf.attrs["gtfs_path"] = str(Path(path).resolve())  # the timetable behind the stops (layers.gtfs.PATH_ATTR)
+    return gdf
+
+
+GTFS_LAYERS = ("transit_stops", "transit_routes")
+
+
+def read_gtfs_layer(path: Path, layer: str | None = None) -> gpd.GeoDataFrame:
+    """``transit_stops`` (default: every column of stops.txt plus ``routes``, ``modes``,
+    ``departures`` and ``per_hour`` in the AM peak 08:15-09:15 and ``departures_day`` on the
+    feed's busiest day) or ``transit_routes`` (lines). A timetable that cannot be read leaves the
+    stops without those columns; its problems are in ``attrs["gtfs_report"]``."""
+    from layers.gtfs import read_feed
+    from layers.gtfs_layers import transit_routes, transit_stops
+
+    if layer not in (None, *GTFS_LAYERS):
+        raise CityDeskError(f"a GTFS feed has no layer '{layer}'", source=path,
+                            fix=f"Layers of a GTFS feed: {', '.join(GTFS_LAYERS)}")
+    if layer == "transit_routes":
+        feed = read_feed(path)
+        gdf = transit_routes(feed)
+        gdf.attrs["gtfs_report"] = feed.report.lines()
+        return gdf
+    stops = read_gtfs_stops(path)
+    try:
+        feed = read_feed(path)
+    except CityDeskError as exc:
+        stops.attrs["gtfs_report"] = [exc.message]
+        return stops
+    extra = transit_stops(feed)
+    if len(extra) == len(stops) and (extra["stop_id"].to_numpy() == stops["stop_id"].to_numpy(dtype=object)).all():
+        for column in ("routes", "modes", "departures", "per_hour", "departures_day"):
+            stops[column] = extra[column].to_numpy()
+    stops.attrs.update(extra.attrs)
+    stops.attrs["gtfs_report"] = feed.report.lines()
+    return stops

@@ -164,10 +164,23 @@ def read_layers(spec: str | Path, *, feedback: Feedback | None = None, crs=None)
         if kind == "gpkg" or len(listed) > 1:
             return [Layer(n, read_layer(path, n, crs=crs), Source(str(path), n), guess_role(n, _stem(path)))
                     for n in names]
+    if kind == "gtfs" and layer_name is None:  # the stops (with the timetable's figures) and the routes
+        return _gtfs_layers(path)
     gdf = read_layer(path, layer_name, crs=crs)
     name = layer_name or ("transit_stops" if kind == "gtfs" else _stem(path))
     role = "reports" if kind == "open311" else guess_role(name, _stem(path))
     return [Layer(name, gdf, Source(str(path), layer_name), role)]
+
+
+def _gtfs_layers(path: Path) -> list[Layer]:
+    out = [Layer("transit_stops", read_layer(path), Source(str(path), None), "transit_stops")]
+    try:
+        routes = read_layer(path, "transit_routes")
+    except CityDeskError:  # a feed without usable trips: its stops only
+        return out
+    if len(routes):
+        out.append(Layer("transit_routes", routes, Source(str(path), "transit_routes"), "other"))
+    return out
 
 
 def read_layer(path: str | Path, layer: str | None = None, *, crs=None) -> gpd.GeoDataFrame:

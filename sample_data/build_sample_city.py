@@ -13,6 +13,7 @@ same inputs give the same data (fixed seed, sorted rows).
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ import synthetic  # noqa: E402
 from pyproj import CRS  # noqa: E402
 
 from analysis.dasymetric import distribute_population  # noqa: E402
-from layers.gtfs_stops import read_gtfs_stops  # noqa: E402
+from layers.gtfs_stops import read_gtfs_layer, read_gtfs_stops  # noqa: E402
 from layers.layer import Layer, Source  # noqa: E402
 from layers.osm import import_osm  # noqa: E402
 from layers.project import AnalysisRun, Project  # noqa: E402
@@ -207,6 +208,19 @@ def sample_project(gpkg: Path, layers: dict[str, gpd.GeoDataFrame]) -> Project:
     entries = [Layer(name, layers[key], Source(str(gpkg), key), role, style, visible)
                for key, name, role, visible, style in PROJECT_LAYERS]
     names = {key: name for key, name, *_ in PROJECT_LAYERS}
+    # the HSL feed itself (not a copy): its stops carry the timetable that ptal and transit-frequency read
+    feed = gpkg.parent / "raw" / "hsl_gtfs_cropped.zip"  # next to the project, so its path stays "raw/…"
+    if not feed.exists():  # a build into another folder takes the feed along
+        feed.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(RAW / feed.name, feed)
+    names["gtfs_feed"], names["gtfs_routes"] = "HSL timetable stops (GTFS)", "HSL routes (GTFS)"
+    at = [e.name for e in entries].index(names["gtfs_stops"])
+    entries[at:at + 1] = [
+        Layer(names["gtfs_routes"], read_gtfs_layer(feed, "transit_routes"), Source(str(feed), "transit_routes"),
+              "other", Style(kind="categorized", field="mode", stroke_width=1.6, palette="okabe_ito"), False),
+        Layer(names["gtfs_feed"], read_gtfs_layer(feed), Source(str(feed), None), "transit_stops",
+              Style(fill="#56B4E9", stroke="#0072B2", size=6.0, label_field="stop_name"), False),
+    ]
     analyses = [
         AnalysisRun("coverage", "Green space ≥ 0.5 ha within 300 m",
                     {"buildings": names["buildings"], "targets": names["green_spaces"]},
@@ -246,6 +260,11 @@ def sample_project(gpkg: Path, layers: dict[str, gpd.GeoDataFrame]) -> Project:
         AnalysisRun("district-summary", "Citizen reports per 250 m hexagon and per 1,000 residents",
                     {"features": names["citizen_reports_synthetic"], "buildings": names["buildings"]},
                     {"zones": "hexagon", "cell_m": 250.0}),
+        AnalysisRun("ptal", "Public transport accessibility (PTAL), AM peak",
+                    {"gtfs": names["gtfs_feed"], "streets": names["streets"], "buildings": names["buildings"]},
+                    {"date": "2022-02-22"}),
+        AnalysisRun("transit-frequency", "Departures per hour, AM peak",
+                    {"gtfs": names["gtfs_feed"]}, {"date": "2022-02-22"}),
         AnalysisRun("fill-levels", "Bin fill levels and overflow risk (synthetic sensors)",
                     {"waste_bins": names["bin_sensors_synthetic"]}, {"overflow_pct": 80.0}),
     ]

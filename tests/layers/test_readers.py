@@ -214,8 +214,10 @@ def test_csv_projected_coordinates_with_given_crs(tmp_path):
 
 
 def test_gtfs_hsl_stops():
-    (layer,) = read_layers(HSL_GTFS)
+    layer, routes = read_layers(HSL_GTFS)  # the stops, and the routes as lines
     assert layer.name == "transit_stops" and layer.role == "transit_stops"
+    assert routes.name == "transit_routes" and routes.source.layer == "transit_routes" and len(routes) == 198
+    assert set(routes.gdf.geom_type) <= {"LineString", "MultiLineString"}
     assert len(layer) == 1388 and layer.gdf.crs.to_epsg() == 4326
     assert layer.gdf["stop_id"].dtype == "string"
     xmin, ymin, xmax, ymax = layer.gdf.total_bounds
@@ -288,8 +290,9 @@ def test_list_layers_csv_and_gtfs(tmp_path):
     (info,) = list_layers(path)
     assert (info.kind, info.geometry_type, info.count, info.crs) == ("CSV", "Point", 2, "EPSG:4326")
     assert info.bounds == (24.94, 60.17, 24.95, 60.18) and "id" in info.columns
-    (gtfs,) = list_layers(HSL_GTFS)
+    gtfs, routes = list_layers(HSL_GTFS)
     assert (gtfs.kind, gtfs.count, gtfs.name) == ("GTFS", 1388, "transit_stops")
+    assert (routes.count, routes.name) == (198, "transit_routes")
     assert "stop_name" in gtfs.columns
 
 

@@ -114,10 +114,14 @@ def test_project_opens_without_warnings_and_every_layer_reads():
     assert project.crs.to_epsg() == 3067
     assert project.title == "Central Helsinki — sample city"
     assert [a.split(",")[0] for a in project.attribution][:1] == ["© OpenStreetMap contributors (ODbL 1.0)"]
-    assert len(project.layers) == len(LAYERS)
+    assert len(project.layers) == len(LAYERS) + 1  # the HSL feed's stops and routes, for its copy in the GeoPackage
+    feed = (SAMPLE / "raw" / "hsl_gtfs_cropped.zip").resolve()
     for layer in project.layers:
         assert layer.error is None and layer.gdf is not None and len(layer.gdf) > 0, layer.name
-        assert Path(layer.source.path).resolve() == GPKG.resolve()
+        assert Path(layer.source.path).resolve() in (GPKG.resolve(), feed), layer.name
+    stops = project.layer("HSL timetable stops (GTFS)")
+    assert stops.gdf.attrs["gtfs_path"] == str(feed) and "per_hour" in stops.gdf.columns  # ptal reads it
+    assert project.layer("HSL routes (GTFS)").geometry_kind == "line"
     names = [layer.name for layer in project.layers]
     assert names.index("Transit stops") < names.index("Buildings") < names.index("Green spaces") \
         < names.index("Streets and paths") < names.index("Population grid 2020 (HSY)") == len(names) - 1
