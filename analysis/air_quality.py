@@ -51,7 +51,7 @@ from layers.style import Style
 LEVELS = {0: "too little data", 1: "within all standards", 2: "above WHO 2021 guidelines only",
           3: "above EU 2030 limit values", 4: "above 2008/50/EC limit values"}
 STATUS_STYLE = Style(kind="categorized", field="status_level", size=13.0, stroke="#222222", stroke_width=1.0,
-                     categories={"0": "#bdbdbd", "1": "#1a9850", "2": "#fee08b", "3": "#f46d43", "4": "#a50026"},
+                     categories={"0": "#bdbdbd", "1": "#4575b4", "2": "#fee090", "3": "#f46d43", "4": "#a50026"},
                      category_labels={str(k): v for k, v in LEVELS.items()}, label_field="name")
 
 
@@ -161,8 +161,22 @@ def air_quality(sensors: gpd.GeoDataFrame, *, readings: pd.DataFrame, year: int 
     summary["coverage_rules"] = COVERAGE_RULES
     fb.progress(1.0, "Done")
     params = {"year": year, "timezone": timezone, "station_column": column}
-    return AnalysisResult.make("air-quality", {"sensors": out}, summary, params,
-                               charts={"monthly_means": chart})
+    charts = {"annual_means": _annual_chart(out, present, column), "monthly_means": chart} if present else \
+        {"monthly_means": chart}
+    return AnalysisResult.make("air-quality", {"sensors": out}, summary, params, charts=charts)
+
+
+def _annual_chart(out: gpd.GeoDataFrame, present: list[str], column: str) -> pd.DataFrame:
+    """Annual mean of each pollutant per station (the first 12 stations), with the EU 2030 annual
+    limits in the axis label: bars to read against the limits."""
+    table = pd.DataFrame({"station": out[column].astype(str).to_numpy()})  # the ids, as in the monthly chart
+    for pollutant in present:
+        table[pollutant] = out[f"{PREFIX[pollutant]}_mean"].to_numpy(dtype=float)
+    limits = ", ".join(f"{lim.pollutant} {lim.value:g}" for p in present for lim in LIMITS
+                       if lim.pollutant == p and lim.standard == "eu2030" and lim.period == "year")
+    table = table.head(12)
+    table.attrs.update(kind="barh", title="Annual means (µg/m³)", x_label=f"EU 2030 limits:\n{limits}")
+    return table
 
 
 def _status(out: gpd.GeoDataFrame, present: list[str], summary: dict) -> None:
@@ -216,6 +230,19 @@ def _layer_zone(sensors: gpd.GeoDataFrame) -> str | None:
     return None
 
 
+def headline(summary) -> str:
+    """'3 of 6 stations above the EU 2030 limit values, 6 above the WHO 2021 guidelines; highest NO2
+    annual mean 29.6 µg/m³' (the first pollutant measured; the others are key figures)."""
+    n = summary["stations"]
+    text = (f"{summary['stations_exceeding_eu2030']} of {n} stations above the EU 2030 limit values, "
+            f"{summary['stations_exceeding_who2021']} above the WHO 2021 guidelines")
+    if summary.get("stations_exceeding_eu2008"):
+        text += f", {summary['stations_exceeding_eu2008']} above 2008/50/EC"
+    means = [f"{name} annual mean {summary[f'{p}_max_mean']:.3g} µg/m³" for name, p in PREFIX.items()
+             if summary.get(f"{p}_max_mean") is not None]
+    return text + (f"; highest {means[0]}" if means else "")
+
+
 SPEC = Analysis(
     id="air-quality",
     title="Air quality and noise against limits",
@@ -233,6 +260,9 @@ SPEC = Analysis(
               "one (e.g. Europe/Helsinki); empty: the layer's timezone column, else UTC"),
     ),
     run=_run,
+    key_figures=("stations_exceeding_eu2030", "stations_exceeding_who2021", "stations_exceeding_eu2008",
+                 "no2_max_mean", "pm25_max_mean", "pm10_max_mean", "stations", "year"),
+    headline=headline,
     sources=(COVERAGE_RULES, *SOURCES),
     result_styles={"sensors": STATUS_STYLE},
 )

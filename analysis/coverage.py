@@ -13,7 +13,9 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
+from analysis import figures
 from analysis.params import Param, Role
+from analysis.partition_spec import PartitionSpec
 from analysis.population import origins, population_weights
 from analysis.registry import Analysis
 from analysis.result import AnalysisResult
@@ -81,6 +83,7 @@ def coverage(buildings: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, max_dist
         "targets_total": int(len(targets)),
         "population_field": pop_col,
         "median_dist_m": float(np.nanmedian(dist)) if np.isfinite(dist).any() else None,
+        "max_distance_m": float(max_distance_m),
     }
     params = {"max_distance_m": max_distance_m, "min_target_area_m2": min_target_area_m2,
               "population_field": population_field}
@@ -99,6 +102,19 @@ def _repaired(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     out = gdf.copy()
     out[gdf.geometry.name] = gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs)
     return out
+
+
+def headline(summary) -> str:
+    """'97.0 % of residents live within 300 m (straight line) of a target; 132 do not, median 151 m'."""
+    who = "residents" if summary.get("population_field") else "buildings"
+    text = f"{figures.share(summary['covered_share'])} of {who} live within "
+    text += f"{summary['max_distance_m']:g} m (straight line) of a target" if "max_distance_m" in summary \
+        else "reach of a target (straight line)"
+    if who == "residents":
+        text += f"; {figures.people(summary['residents_not_covered'])} do not"
+    if summary.get("median_dist_m") is not None:
+        text += f"; median distance {summary['median_dist_m']:.0f} m"
+    return text
 
 
 SPEC = Analysis(
@@ -120,6 +136,11 @@ SPEC = Analysis(
               "automatically, else 1 per building)"),
     ),
     run=coverage,
+    partition=PartitionSpec(demand="buildings", context=("targets",), adapter="analysis.partition_coverage",
+                            halo_m=lambda p: float(p["max_distance_m"]), global_roles=("targets",)),
+    key_figures=("covered_share", "residents_not_covered", "median_dist_m", "covered_share_buildings",
+                 "targets_used", "residents_total"),
+    headline=headline,
     sources=("WHO Regional Office for Europe (2016), Urban green spaces and health: green space of at least "
              "0.5-1 ha within 300 m straight-line distance",),
     result_styles={"buildings": Style(kind="categorized", field="covered", stroke="#7f7f7f", stroke_width=0.4,

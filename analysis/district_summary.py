@@ -167,7 +167,8 @@ def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | N
         summary["population_field"] = pop_col or ""
     for col in sums:
         summary[f"sum_{col}"] = float(table[f"sum_{col}"].sum())
-    params = {"zones": zones, "cell_m": cell_m, "sum_fields": ",".join(sums), "mean_fields": ",".join(means),
+    params = {"zones": zones, "cell_m": cell_m, "sum_fields": ",".join(sums) or "none",
+              "mean_fields": ",".join(means) or "none",
               "name_field": name_field, "population_field": population_field}
     fb.progress(1.0, "District summary done")
     return AnalysisResult.make("district-summary", {"zones": out}, summary, params)
@@ -308,6 +309,19 @@ def _kind(geoms: np.ndarray) -> str:
     return "point" if types and types <= {0, 4} else "mixed"
 
 
+def headline(summary) -> str:
+    """'145 features in 39 of 44 zones (hexagonal grid, 250 m); at most 15 in one; 33 per 1,000 residents'."""
+    text = (f"{summary['features_in_zones']} features in {summary['zones_with_features']} of {summary['zones']} "
+            f"zones ({summary['zones_used']}); at most {summary['max_count']} in one")
+    if summary.get("zone_with_most"):
+        text += f" ({summary['zone_with_most']})"
+    if summary.get("rate_per_1000") is not None:
+        text += f"; {summary['rate_per_1000']:.1f} per 1,000 residents"
+    if summary.get("features_outside"):
+        text += f"; {summary['features_outside']} outside every zone"
+    return text
+
+
 SPEC = Analysis(
     id="district-summary",
     title="District summary",
@@ -329,7 +343,10 @@ SPEC = Analysis(
         Param("population_field", "str", "", "column with residents per building (empty: found automatically)"),
     ),
     run=district_summary,
+    key_figures=("features_in_zones", "zones_with_features", "max_count", "zone_with_most", "rate_per_1000",
+                 "features_outside", "zones_used"),
+    headline=headline,
     result_styles={"zones": Style(kind="graduated", field="count", scheme="natural_breaks", classes=5,
-                                  ramp="YlGnBu", stroke="#4d4d4d", stroke_width=0.6, fill_opacity=0.7,
-                                  label_field="count", label_size=10.0)},
+                                  ramp="YlGnBu", stroke="#4d4d4d", stroke_width=0.6, fill_opacity=0.5,
+                                  label_field="count", label_size=10.0, unit="features")},
 )

@@ -8,6 +8,8 @@ import math
 
 UNITS = {"m": "m", "m2": "m²", "km": "km", "s": "s", "min": "min", "mps": "m/s", "ha": "ha"}
 PEOPLE = ("residents", "population", "people", "inhabitants")
+#: Keys whose last word looks like a unit but is not one ('surface_min' is the lowest value).
+NOT_UNITS = ("surface_min",)
 
 
 def format_value(key: str, value: object, unit: str = "") -> str:
@@ -22,9 +24,11 @@ def format_value(key: str, value: object, unit: str = "") -> str:
         return value or "—"
     if not isinstance(value, int | float):
         return str(value)
+    if key == "year" or key.endswith("_year"):  # 2025, not '2 025'
+        return str(value)
     if isinstance(value, float) and not math.isfinite(value):
         return "—"
-    suffix = key.rsplit("_", 1)[-1] if "_" in key else ""
+    suffix = key.rsplit("_", 1)[-1] if "_" in key and key not in NOT_UNITS else ""
     unit = unit or UNITS.get(suffix, "")
     if "share" in key.split("_") or key.endswith("_fraction"):
         return f"{value * 100:.1f} %"

@@ -35,6 +35,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from analysis import figures
 from analysis.params import Param, Role
 from analysis.registry import Analysis
 from analysis.result import AnalysisResult
@@ -44,8 +45,9 @@ from layers.style import Style
 
 STATS = ("readings", "collections", "mean_fill_pct", "overflow_risk_pct", "mean_days_between",
          "fill_rate_pct_day", "days_to_full", "days_until_full", "first_time", "last_time", "at_risk")
-RISK_STYLE = Style(kind="graduated", field="overflow_risk_pct", scheme="equal_interval", classes=5, ramp="RdYlBu_r",
-                   stroke="#222222", stroke_width=1.0, size=11.0, unit="%", label_field=None)
+RISK_STYLE = Style(kind="graduated", field="overflow_risk_pct", scheme="manual", breaks=(20.0, 40.0, 60.0, 80.0, 100.0),
+                   classes=5, ramp="RdYlBu_r",
+                   stroke="#222222", stroke_width=1.0, size=11.0, unit="% overflowing", label_field=None)
 KEY_NAMES = ("bin_id", "sensor_id", "id", "osm_id", "name", "site_name")
 
 
@@ -217,6 +219,7 @@ def fill_levels(waste_bins: gpd.GeoDataFrame, *, readings: pd.DataFrame, key_col
         "period_end": f"{table['time'].max():%Y-%m-%d %H:%M}" if len(table) else None,
         "key_column": key, "readings_unmatched": report.readings_unmatched,
         "reading_bins_unmatched": report.reading_bins_unmatched,
+        "overflow_pct": float(overflow_pct),
     }
     fb.progress(1.0, "Done")
     params = {"key_column": key, "overflow_pct": overflow_pct, "at_risk_share": at_risk_share,
@@ -264,6 +267,17 @@ def _run(waste_bins: gpd.GeoDataFrame, *, readings_file: str = "", key_column: s
     return AnalysisResult.make(result.analysis, dict(result.layers), dict(result.summary), params)
 
 
+def headline(summary) -> str:
+    """'10 of 20 bins at overflow risk; 41.9 % of collections at or above 80 % full (mean 71 %)'."""
+    text = f"{summary['bins_at_risk']} of {summary['bins']} bins at overflow risk"
+    if summary.get("collections_overflow_share") is not None:
+        level = f"{summary['overflow_pct']:g} % full" if "overflow_pct" in summary else "the overflow level"
+        text += f"; {figures.share(summary['collections_overflow_share'])} of collections at or above {level}"
+        if summary.get("mean_fill_pct") is not None:
+            text += f" (mean {summary['mean_fill_pct']:.0f} %)"
+    return text
+
+
 SPEC = Analysis(
     id="fill-levels",
     title="Bin fill levels and overflow risk",
@@ -285,6 +299,9 @@ SPEC = Analysis(
               "in the time column's name, else UTC"),
     ),
     run=_run,
+    key_figures=("bins_at_risk", "bins", "collections_overflow_share", "mean_fill_pct", "collections", "period_start",
+                 "period_end"),
+    headline=headline,
     sources=("Overflow threshold 80 %: the usual trigger level of fill-level sensor services (e.g. Enevo, "
              "Sensoneo) for a collection",),
     result_styles={"waste_bins": RISK_STYLE},

@@ -28,6 +28,7 @@ written. Each report is read as it is: category and status text are not interpre
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import geopandas as gpd
 import numpy as np
@@ -127,11 +128,16 @@ def report_hotspots(reports: gpd.GeoDataFrame, *, bandwidth_m: float = 150.0, ce
         summary.update(_counts(chosen, status_col, "status"))
     summary["category_field"] = cat_col or ""
     charts = {}
+    categories = {k.split(": ", 1)[1]: v for k, v in summary.items() if k.startswith("category: ")}
+    if len(categories) > 1:
+        table = pd.DataFrame({"category": list(categories), "reports": list(categories.values())})
+        table.attrs.update(kind="barh", title="Reports by category")
+        charts["reports_by_category"] = table
     months = by_month(chosen, status_col)
     if len(months):
         charts["reports_by_month"] = months
-    params = {"bandwidth_m": bandwidth_m, "cell_m": cell_m, "kernel": kernel, "category": category,
-              "category_field": category_field, "status_field": status_field}
+    params = {"bandwidth_m": bandwidth_m, "cell_m": cell_m, "kernel": kernel, "category": category or "all",
+              "category_field": category_field or cat_col or "none", "status_field": status_field or "none"}
     fb.progress(1.0, "Hotspots done")
     return AnalysisResult.make("report-hotspots", {"density": cells, "peaks": peaks}, summary, params,
                                charts=charts)
@@ -293,6 +299,20 @@ def by_month(gdf: gpd.GeoDataFrame, status_col: str | None) -> pd.DataFrame:
     return table
 
 
+def headline(summary) -> str:
+    """'10 hotspots in 145 reports; the densest near Eteläesplanadi 24: 427 reports/km², mostly
+    broken bench'."""
+    n = summary["hotspots"]
+    text = f"{n} hotspot{'s' if n != 1 else ''} in {summary['reports_used']} reports"
+    if n and summary.get("peak_near"):
+        text += f"; the densest near {summary['peak_near']}: {summary['peak_density_km2']:.0f} reports/km²"
+    elif n:
+        text += f"; the densest {summary['peak_density_km2']:.0f} reports/km²"
+    if n and summary.get("peak_top_category"):
+        text += f", mostly {str(summary['peak_top_category']).lower()}"
+    return text
+
+
 SPEC = Analysis(
     id="report-hotspots",
     title="Citizen report hotspots",
@@ -311,11 +331,14 @@ SPEC = Analysis(
         Param("status_field", "str", "status", "column with the status (open/closed); empty: no status counts"),
     ),
     run=report_hotspots,
+    key_figures=("hotspots", "peak_density_km2", "peak_near", "peak_top_category", "peak_reports_within_bandwidth",
+                 "reports_used", "reports_without_coordinates"),
+    headline=headline,
     sources=("Silverman (1986), Density Estimation for Statistics and Data Analysis: quartic (biweight) kernel",
              "Open311 GeoReport v2 (open311.org)"),
     result_styles={
-        "density": raster_style("density_km2", unit="reports/km²", ramp="YlOrRd", classes=7,
-                                scheme="equal_interval"),
+        "density": replace(raster_style("density_km2", unit="reports/km²", ramp="YlOrRd", classes=7,
+                                        scheme="equal_interval"), fill_opacity=0.6),
         "peaks": Style(fill="#ffffff", stroke="#7f0000", stroke_width=2.0, size=11.0, label_field="rank",
                        label_size=12.0, label_color="#7f0000"),
     },

@@ -175,6 +175,27 @@ def _labels(origins: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
+#: Colours of the usual bands by their upper end in minutes (YlGnBu: darkest nearest), so that a
+#: 10-minute band looks the same on every map; other bands take the default palette.
+BAND_COLORS = {5: "#13266f", 10: "#2072b1", 15: "#59bfc0", 20: "#abdeb7", 30: "#d6efb3", 45: "#f1faba", 60: "#fbfdd0"}
+BAND_STYLE = {f"{low:g}–{high:g} min": colour  # the labels as band_labels writes them
+              for low in (0, *BAND_COLORS) for high, colour in BAND_COLORS.items() if low < high}
+
+
+def headline(summary) -> str:
+    """'6 origins, walking 5, 10, 15 min at 0.8 m/s (240, 480, 720 m): on average 0.07, 0.27, 0.56 km²
+    reached'."""
+    n = summary["origins_total"]
+    text = (f"{n} origin{'s' if n != 1 else ''}, walking {summary['minutes']} min at {summary['walk_speed_mps']:g} m/s "
+            f"({summary['bands_m']} m)")
+    areas = [v for k, v in summary.items() if k.startswith("mean_area_km2_")]
+    if areas:
+        text += ": on average " + ", ".join(f"{a:.2f}" for a in areas) + " km² reached"
+    if summary.get("origins_unreachable"):
+        text += f"; {summary['origins_unreachable']} too far from the streets"
+    return text
+
+
 SPEC = Analysis(
     id="isochrones",
     title="Walking isochrones (network)",
@@ -196,11 +217,14 @@ SPEC = Analysis(
         Param("buffer_m", "float", 25.0, "width drawn on each side of the reachable streets", "m", 1, 500),
     ),
     run=walking_isochrones,
+    key_figures=("origins_total", "origins_unreachable", "walk_speed_mps", "minutes", "bands_m", "mean_area_km2_5min",
+                 "mean_area_km2_10min", "mean_area_km2_15min"),
+    headline=headline,
     sources=("Asher L. et al. (2012), Most older pedestrians are unable to cross the road in time, Age and Ageing "
              "41(5): mean walking speed over 65 is 0.9 m/s (men) and 0.8 m/s (women)",),
     result_styles={
-        "isochrones": Style(kind="categorized", field="band", fill_opacity=0.55, stroke="#ffffff",
-                            stroke_width=0.6),
+        "isochrones": Style(kind="categorized", field="band", fill_opacity=0.5, stroke="#ffffff",
+                            stroke_width=0.6, categories=BAND_STYLE),
         "origins_snapped": Style(kind="categorized", field="snapped", stroke="#ffffff", size=8.0,
                                  categories={"True": "#000000", "False": "#D55E00"},
                                  category_labels={"True": "on the network",

@@ -32,7 +32,7 @@ PTAL_COLORS = {"0": "#08306B", "1a": "#1F5AA6", "1b": "#3A8FD9", "2": "#34B1C9",
                "4": "#E8D93A", "5": "#F2A33A", "6a": "#E0312B", "6b": "#7A1B5C"}
 _RANGES = {"0": "AI 0", "1a": "AI 0.01-2.5", "1b": "AI 2.51-5", "2": "AI 5.01-10", "3": "AI 10.01-15",
            "4": "AI 15.01-20", "5": "AI 20.01-25", "6a": "AI 25.01-40", "6b": "AI over 40"}
-PTAL_STYLE = Style(kind="categorized", field="ptal", stroke="#ffffff", stroke_width=0.0, fill_opacity=0.75,
+PTAL_STYLE = Style(kind="categorized", field="ptal", stroke="#ffffff", stroke_width=0.0, fill_opacity=0.55,
                    categories=dict(PTAL_COLORS),
                    category_labels={b: f"PTAL {b} ({r})" for b, r in _RANGES.items()})
 
@@ -227,6 +227,19 @@ def _median_band(band: np.ndarray) -> str | None:
     return BANDS[int(np.sort(codes)[len(codes) // 2])] if len(codes) else None
 
 
+def headline(summary) -> str:
+    """'Median PTAL 3; 42.0 % of residents at PTAL 4 or better, 8.0 % at 1b or worse (timetable of 2025-03-12)'."""
+    def share(names) -> float:
+        return sum(float(summary.get(f"ptal_{b}_share") or 0.0) for b in names)
+
+    of = summary.get("shares_of", "residents")
+    text = f"Median PTAL {summary.get('median_band') or '—'}; {share(BANDS[5:]) * 100:.1f} % of {of} at PTAL 4 or "
+    text += "better"
+    if share(BANDS[:3]) > 0:
+        text += f", {share(BANDS[:3]) * 100:.1f} % at 1b or worse"
+    return text + f" (timetable of {summary['service_date']})"
+
+
 SPEC = Analysis(
     id="ptal",
     title="Public transport accessibility (PTAL)",
@@ -270,6 +283,9 @@ SPEC = Analysis(
         Param("population_field", "str", "", "column with residents per building (empty: found automatically)"),
     ),
     run=ptal,
+    key_figures=("median_band", "mean_ai", "ptal_4_share", "ptal_5_share", "ptal_6a_share", "ptal_6b_share",
+                 "service_date", "residents_total"),
+    headline=headline,
     sources=("Transport for London (2015), Assessing transport connectivity in London; PTAL methodology (2010)",),
     result_styles={"ptal": PTAL_STYLE,
                    "access_points": Style(fill="#ffffff", stroke="#222222", stroke_width=1.0, size=5.0)},

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from analysis.params import Param, Role
+from analysis.partition_spec import PartitionSpec
 from layers.errors import CityDeskError
 from layers.style import Style
 
@@ -49,6 +50,9 @@ class Analysis:
     # shown first (the others under "More figures"), and the one-line answer made from a summary.
     key_figures: tuple[str, ...] = ()
     headline: Callable[[Mapping[str, object]], str] | None = None
+    # How the analysis runs partitioned on a cluster (analysis.partition); None: it cannot be
+    # partitioned exactly (a global budget, a global ranking...) and runs whole on one worker.
+    partition: PartitionSpec | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

@@ -176,15 +176,15 @@ def _match_by_position(pa: np.ndarray, pb: np.ndarray, tol: float) -> tuple[np.n
 
 
 def headline(summary) -> str:
-    """'Coverage 7.4 % → 47.4 % within 100 m: 1 735 residents gain, none lose (5 points added, 3 removed)'."""
-    within = f" within {summary['max_distance_used_m']:g} m" if "max_distance_used_m" in summary else ""
+    """'Coverage 7.4 % → 47.4 % within 100 m: 1 735 residents gain, none lose (points: 5 added, 3 removed)'."""
+    reach = f" within {summary['max_distance_used_m']:g} m" if "max_distance_used_m" in summary else ""
     lost = round(summary.get("residents_lost") or 0)
     text = (f"Coverage {figures.share(summary['covered_share_before'])} → "
-            f"{figures.share(summary['covered_share_after'])}{within}: "
+            f"{figures.share(summary['covered_share_after'])}{reach}: "
             f"{figures.people(summary['residents_gained'])} residents gain, "
             + (f"{figures.people(lost)} lose" if lost else "none lose"))
     changes = [f"{summary[f'points_{w}']} {w}" for w in ("added", "removed", "moved") if summary.get(f"points_{w}")]
-    return text + (f" ({', '.join(changes)})" if changes else " (no point changed)")
+    return text + (f" (points: {', '.join(changes)})" if changes else " (no point changed)")
 
 
 SPEC = Analysis(

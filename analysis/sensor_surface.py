@@ -17,6 +17,8 @@ the same parameters; ``loo_rmse`` and ``loo_mae`` in the summary and ``loo_predi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -33,7 +35,7 @@ from layers.style import Style
 
 CHUNK = 20_000  # cells per block of the distance matrix
 STATION_STYLE = Style(kind="graduated", field="loo_error", scheme="equal_interval", classes=5, ramp="RdYlBu_r",
-                      size=11.0, stroke="#222222", stroke_width=1.0, label_field="name")
+                      size=11.0, stroke="#222222", stroke_width=1.0, label_field="name", unit="(LOO error)")
 
 
 def idw(xy: np.ndarray, values: np.ndarray, targets: np.ndarray, *, power: float = 2.0,
@@ -160,6 +162,7 @@ def _run(sensors: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None = None, *
     """The registered entry: the station values (a column, else the readings file), then
     :func:`sensor_surface`."""
     fb = ensure(feedback)
+    unit = ""
     if value_column:
         if value_column not in sensors.columns:
             raise CityDeskError(f"the stations layer has no column '{value_column}'", source="sensors",
@@ -172,11 +175,36 @@ def _run(sensors: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None = None, *
         values = station_values(sensors, loaded.table, variable, year=year, timezone=zone,
                                 station_column_name=station_column)
         label = f"{variable} mean{f' {year}' if year else ''}"
+        unit = _unit(loaded.table, variable)
     result = sensor_surface(sensors, values=values, districts=districts, power=power, max_distance_m=max_distance_m,
                             cell_m=cell_m, margin_m=margin_m, label=label, feedback=SubFeedback(fb, 0.3, 1.0))
     params = {**result.params, "value_column": value_column, "variable": variable, "readings_file": readings_file,
-              "year": year, "timezone": timezone}
-    return AnalysisResult.make(result.analysis, dict(result.layers), dict(result.summary), params)
+              "year": year or "all years", "timezone": timezone}
+    if not max_distance_m:  # 0 means no limit: say so rather than "0 m"
+        params["max_distance_m"] = "no limit (every station counts)"
+    summary = {**result.summary, "unit": unit} if unit else dict(result.summary)
+    return AnalysisResult.make(result.analysis, dict(result.layers), summary, params)
+
+
+def _unit(readings: pd.DataFrame, variable: str) -> str:
+    """The unit of ``variable``'s readings (the most common one given), else ''."""
+    from layers.sensors import canonical
+
+    if "unit" not in readings.columns:
+        return ""
+    units = readings.loc[readings["variable"].astype(str) == canonical(variable), "unit"].astype(str).str.strip()
+    units = units[(units != "") & (units != "(none)") & (units != "nan")]
+    return str(units.value_counts().index[0]) if len(units) else ""
+
+
+def headline(summary) -> str:
+    """'NO2 mean between 14.6 and 29.6 µg/m³ across 6 stations; leave-one-out error ±8.6 µg/m³'."""
+    unit = f" {summary['unit']}" if summary.get("unit") else ""
+    text = (f"{summary['value']} between {summary['surface_min']:.3g} and {summary['surface_max']:.3g}{unit} across "
+            f"{summary['stations_used']} stations")
+    if summary.get("loo_rmse") is not None:
+        text += f"; leave-one-out error ±{summary['loo_rmse']:.2g}{unit}"
+    return text
 
 
 SPEC = Analysis(
@@ -203,7 +231,11 @@ SPEC = Analysis(
               "this margin", unit="m", minimum=0.0, maximum=50_000.0),
     ),
     run=_run,
+    key_figures=("value", "surface_min", "surface_max", "surface_mean", "stations_used", "loo_rmse", "loo_mae",
+                 "loo_note"),
+    headline=headline,
     sources=("Inverse distance weighting (Shepard 1968); leave-one-out cross-validation as in e.g. gstat / QGIS "
              "Processing 'IDW interpolation'.",),
-    result_styles={"surface": raster_style("value", ramp="YlOrRd", classes=7), "stations": STATION_STYLE},
+    result_styles={"surface": replace(raster_style("value", ramp="YlOrRd", classes=7), fill_opacity=0.55),
+                   "stations": STATION_STYLE},
 )

@@ -82,6 +82,15 @@ def _by_hour(feed) -> pd.DataFrame:
     return out
 
 
+def headline(summary) -> str:
+    """'2 340 departures from 412 of 500 stops, 08:15-09:15 on 2025-03-12; 198 routes running that day'."""
+    from analysis.figures import thousands
+
+    text = (f"{thousands(summary['departures_in_window'])} departures from {thousands(summary['stops_served'])} of "
+            f"{thousands(summary['stops_in_layer'])} stops, {summary['window']} on {summary['service_date']}")
+    return text + f"; {thousands(summary['routes_running'])} routes running that day"
+
+
 SPEC = Analysis(
     id="transit-frequency",
     title="Transit frequency (GTFS)",
@@ -95,6 +104,9 @@ SPEC = Analysis(
         Param("end_time", "str", "09:15", "end of the time window HH:MM (past midnight: 25:00)"),
     ),
     run=transit_frequency,
+    key_figures=("departures_in_window", "stops_served", "stops_in_layer", "routes_running", "window", "service_date",
+                 "feed_problems"),
+    headline=headline,
     result_styles={
         "stops": Style(kind="graduated", field="per_hour", scheme="natural_breaks", classes=5, ramp="YlOrRd",
                        stroke="#555555", stroke_width=0.5, size=6.0, unit="/h"),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis import mclp
+from analysis import figures, mclp
 from analysis.network import Network, point_distances_within, snap_points
 from analysis.params import Param, Role
 from analysis.registry import Analysis
@@ -139,6 +139,7 @@ def waste_siting(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, waste_b
         "residents_total": total,
         "buildings_unreachable": int((homes.snapped.edge < 0).sum()),
         "population_field": homes.population_field,
+        "max_distance_m": float(max_distance_m),
     }
     params = {"k": k, "max_distance_m": max_distance_m, "candidate_spacing_m": candidate_spacing_m,
               "method": method, "time_limit_s": time_limit_s, "max_snap_m": max_snap_m,
@@ -162,6 +163,15 @@ def _gap(value: float, best: float) -> float:
     if not np.isfinite(best) or best <= 0:
         return 0.0
     return max(0.0, float((best - value) / best))
+
+
+def headline(summary) -> str:
+    """'5 new bins would bring 1 774 more residents within 100 m walk of a bin: coverage 7.4 % → 48.3 %'."""
+    n = summary["bins_proposed"]
+    reach = f" within {summary['max_distance_m']:g} m walk of a bin" if "max_distance_m" in summary else ""
+    return (f"{n} new bin{'s' if n != 1 else ''} would bring {figures.people(summary['residents_added'])} more "
+            f"residents{reach}: coverage {figures.share(summary['covered_share_before'])} → "
+            f"{figures.share(summary['covered_share_after'])}")
 
 
 SPEC = Analysis(
@@ -192,6 +202,9 @@ SPEC = Analysis(
               "else 1 per building)"),
     ),
     run=waste_siting,
+    key_figures=("covered_share_before", "covered_share_after", "residents_added", "buildings_added", "bins_proposed",
+                 "method_used", "greedy_gap_fraction"),
+    headline=headline,
     sources=("Church, R. & ReVelle, C. (1974), The maximal covering location problem, Papers of the Regional "
              "Science Association 32",
              "Nemhauser, Wolsey & Fisher (1978): greedy reaches at least 1 - 1/e of a monotone submodular optimum",

@@ -46,8 +46,14 @@ def compute(spec: Analysis, request: Request, crs, feedback) -> tuple[object, li
     """Run in a worker: the analysis, then its result layers prepared for drawing."""
     inputs = {role: layer.gdf for role, layer in request.layers.items()}
     names = {role: layer.name for role, layer in request.layers.items()}
-    result = runner.run_analysis(spec.id, inputs, request.run.params, feedback=SubFeedback(feedback, 0.0, 0.9),
-                                 names=names)
+    if request.engine.distributed:  # issue 10: tiles on a Dask cluster (app.engine_choice)
+        from app.engine_choice import run_with_choice
+
+        result = run_with_choice(request.engine, spec.id, inputs, request.run.params,
+                                 feedback=SubFeedback(feedback, 0.0, 0.9), names=names)
+    else:
+        result = runner.run_analysis(spec.id, inputs, request.run.params, feedback=SubFeedback(feedback, 0.0, 0.9),
+                                     names=names)
     layers = result_layers(spec, request, result)
     for i, layer in enumerate(layers):
         feedback.check_cancelled()

@@ -7,7 +7,7 @@ layer picker per input role (only layers of the role's geometry kinds), a widget
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from weakref import WeakSet
 
 from PySide6.QtCore import Qt
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from analysis.params import Param, Role
 from analysis.registry import Analysis
 from app.analysis_panel import param_label
+from app.engine_choice import EngineChoice, engine_box
 from layers.errors import CityDeskError
 from layers.layer import ROLES, Layer
 from layers.project import AnalysisRun
@@ -47,6 +48,7 @@ class Request:
 
     run: AnalysisRun
     layers: dict[str, Layer]
+    engine: EngineChoice = field(default_factory=EngineChoice)  # where it runs (app.engine_choice)
 
 
 def accepts(role: Role, layer: Layer) -> bool:
@@ -143,6 +145,9 @@ class AnalysisDialog(QDialog):
         scroll.setMinimumHeight(min(body.sizeHint().height() + 4, 640))
         layout.addWidget(scroll, 1)
 
+        self.engine_box = engine_box(self)  # issue 10: this computer, or partitioned on a Dask cluster
+        layout.addWidget(self.engine_box)
+
         self.message = _label("")
         self.message.setStyleSheet("color: #b00020;")
         self.message.setVisible(False)
@@ -199,7 +204,10 @@ class AnalysisDialog(QDialog):
         params = {name: self.spec.param(name).parse(value) for name, value in self.values().items()}
         title = self.title_edit.text().strip() or self.spec.title
         run = AnalysisRun(self.spec.id, title, {role: lay.name for role, lay in chosen.items()}, params)
-        return Request(run, chosen)
+        engine = self.engine_box.choice()
+        if engine.kind == "cluster" and not engine.scheduler:
+            raise CityDeskError("give the cluster's scheduler address, e.g. tcp://HOST:8786")
+        return Request(run, chosen, engine)
 
     def accept(self) -> None:
         try:

@@ -6,6 +6,7 @@ Python: shares as percentages, residents as whole numbers, distances in metres."
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -144,6 +145,107 @@ LABELS = {
     **{f"departures_per_hour_{m}": f"{m.capitalize()} departures per hour (all stops)"
        for m in ("rail", "metro", "tram", "bus", "ferry", "aerial", "funicular", "other")},
 }
+# More labels, by analysis (kept apart from the block above, which others edit too).
+LABELS.update({
+    # coverage, waste-coverage
+    "max_distance_m": "Distance that counts as covered",
+    # population-from-grid
+    "cells_total": "Grid cells",
+    "cells_without_buildings": "Cells without buildings (residents lost)",
+    "cells_fallback_all_buildings": "Cells given to all buildings (none residential)",
+    "buildings_with_residents": "Buildings given residents",
+    "buildings_residential": "Buildings that may hold homes",
+    "levels_from_tag": "Buildings with levels from a levels tag",
+    "levels_from_height": "Buildings with levels from the height",
+    "levels_default": "Buildings with the default levels",
+    # age-friendly
+    "share_all_in_reach": "Residents reaching every destination",
+    "share_all_rest_in_reach": "Residents reaching every destination with rests",
+    "mean_score": "Mean score (0–100)",
+    "mean_rest_score": "Mean score with rests (0–100)",
+    "new_benches": "New benches proposed",
+    "new_benches_residents_connected": "Residents the new benches connect",
+    "rest_points": "Rest points (benches and stops)",
+    "rest_points_stops": "Rest points at stops",
+    "areas": "Areas summed up",
+    "residents_outside_areas": "Residents outside the districts",
+    "buildings_off_main_network": "Buildings off the main network",
+    "residents_off_main_network": "Residents off the main network",
+    "buildings_moved_off_small_pieces": "Buildings moved off small network pieces",
+    "destinations_moved_off_small_pieces": "Destinations moved off small network pieces",
+    "walk_speed_mps": "Walking speed",
+    "rest_max_m": "Longest stretch without a rest",
+    "network_nodes": "Network junctions",
+    "network_edges": "Network street segments",
+    "network_components": "Network pieces",
+    "network_largest_share": "Network in the largest piece",
+    "network_length_km": "Network length",
+    "network_joined_endpoints": "Network: dangling ends joined",
+    "network_crossings_noded": "Network: crossings joined",
+    # isochrones
+    "origins_total": "Origins",
+    "origins_snapped": "Origins on the network",
+    "origins_unreachable": "Origins too far from the streets",
+    "origins_off_main_network": "Origins off the main network",
+    "origins_moved_off_small_pieces": "Origins moved off small network pieces",
+    "minutes": "Walking times (min)",
+    "bands_m": "Walking distances (m)",
+    # fill-levels
+    "bins": "Bins",
+    "readings": "Readings",
+    "collections": "Collections",
+    "overflow_pct": "Overflow level",
+    # air-quality
+    "stations": "Stations",
+    "matched_stations": "Stations with readings",
+    "pollutants": "Pollutants",
+    "year": "Year assessed",
+    "timezone": "Time zone",
+    "station_column": "Stations matched on column",
+    "readings_dropped": "Readings dropped",
+    "readings_missing_in_gaps": "Readings missing in gaps",
+    "coverage_rules": "Data coverage rules",
+    "stations_exceeding_who2021": "Stations above WHO 2021 guidelines",
+    "stations_exceeding_eu2030": "Stations above EU 2030 limit values",
+    "stations_exceeding_eu2008": "Stations above 2008/50/EC limit values",
+    **{f"{p}_max_mean": f"Highest {name} annual mean (µg/m³)"
+       for p, name in (("no2", "NO2"), ("pm25", "PM2.5"), ("pm10", "PM10"))},
+    # sensor-surface
+    "value": "Interpolated value",
+    "stations_used": "Stations used",
+    "cells": "Surface cells",
+    "cell_m": "Cell size",
+    "area_of_interest": "Area of interest",
+    "area_km2": "Area (km²)",
+    "surface_min": "Surface lowest",
+    "surface_max": "Surface highest",
+    "surface_mean": "Surface mean",
+    "loo_rmse": "Leave-one-out error (RMSE)",
+    "loo_mae": "Leave-one-out error (mean absolute)",
+    "loo_note": "How far to trust it",
+})
+#: Labels of summary keys that hold a name (a destination, a number of minutes): regular
+#: expression -> label with ``{}`` for the groups (a destination's words from DESTINATION_WORDS).
+PATTERNS = (
+    (r"share_in_reach_(\w+)", "Residents reaching {}"),
+    (r"share_rest_in_reach_(\w+)", "Residents reaching {} with rests"),
+    (r"residents_in_reach_(\w+)", "Residents reaching {} (count)"),
+    (r"residents_rest_in_reach_(\w+)", "Residents reaching {} with rests (count)"),
+    (r"residents_out_of_reach_(\w+)", "Residents not reaching {}"),
+    (r"median_(transit_stops|benches|toilets|pharmacies|groceries|green_spaces|healthcare)_m", "Median walk to {}"),
+    (r"targets_unreachable_(\w+)", "{plural} away from the streets"),
+    (r"targets_(transit_stops|benches|toilets|pharmacies|groceries|green_spaces|healthcare)",
+     "{plural} in the layer"),
+    (r"mean_area_km2_(\d+(?:\.\d+)?)min", "Mean area within {} min (km²)"),
+    (r"covered_share_(\w+)", "Residents covered by {} bins"),
+)
+DESTINATION_WORDS = {"transit_stops": "a stop", "benches": "a bench", "toilets": "a toilet",
+                     "pharmacies": "a pharmacy", "groceries": "a grocery", "green_spaces": "a green space",
+                     "healthcare": "health care"}
+#: Figures in the unit of the summary's ``unit`` (sensor-surface: the readings' unit).
+IN_VALUE_UNIT = ("surface_min", "surface_max", "surface_mean", "loo_rmse", "loo_mae")
+#: Figures longer than this (characters) are shown under their name, wrapped.
+LONG_VALUE = 20
 
 
 @dataclass
@@ -166,7 +268,16 @@ class ResultEntry:
 def label_of(key: str) -> str:
     """A summary key as a label: 'median_dist_m' -> 'Median distance to the nearest target' (known
     keys have hand-written labels, others are made from the key: 'walk_time_min' -> 'Walk time')."""
-    return LABELS.get(key) or param_label(key)
+    if key in LABELS:
+        return LABELS[key]
+    for pattern, text in PATTERNS:
+        found = re.fullmatch(pattern, key)
+        if found:
+            raw = found.group(1).replace("_", " ")
+            words = [DESTINATION_WORDS.get(g, g.replace("_", " ")) for g in found.groups()]
+            text = text.format(*words, plural=raw)
+            return text[:1].upper() + text[1:]
+    return param_label(key)
 
 
 def param_label(key: str) -> str:
@@ -186,7 +297,8 @@ def key_figures(summary: Mapping[str, object], keys=None) -> list[tuple[str, str
         value = summary[key]
         if key == "population_field":
             value = value or "none (each building counts as 1)"
-        out.append((label_of(key), format_value(key, value)))
+        unit = str(summary.get("unit") or "") if key in IN_VALUE_UNIT else ""
+        out.append((label_of(key), format_value(key, value, unit)))
     return out
 
 
@@ -269,8 +381,14 @@ def entry_text(entry: ResultEntry) -> str:
     return "\n".join(lines) + "\n"
 
 
+def unbroken(text: str) -> str:
+    """``text`` with the space after a number made non-breaking, so that a wrapped line never
+    splits a number ('4 016') or a number from its unit ('151 m', '97.0 %')."""
+    return re.sub(r"(?<=\d) (?=\S)", "\u00a0", text)
+
+
 def _label(text: str, *, selectable: bool = False, wrap: bool = True) -> QLabel:
-    label = QLabel(text)
+    label = QLabel(unbroken(text) if wrap else text)
     label.setTextFormat(Qt.TextFormat.PlainText)  # layer names and titles come from files
     label.setWordWrap(wrap)
     if selectable:
@@ -375,13 +493,23 @@ class ResultCard(QFrame):
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setHorizontalSpacing(12)
         grid.setVerticalSpacing(2)
-        for row, (label, value) in enumerate(key_figures(self.entry.summary, keys)):
+        row = 0
+        for label, value in key_figures(self.entry.summary, keys):
             name = _label(label)
             name.setStyleSheet("color: palette(dark);")
-            shown = _label(value, selectable=True, wrap=False)
-            shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            grid.addWidget(name, row, 0)
-            grid.addWidget(shown, row, 1)
+            long = len(value) > LONG_VALUE
+            shown = _label(value, selectable=True, wrap=long)
+            if long:  # a note or a list: under its name, across the card, wrapped
+                shown.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                shown.setContentsMargins(8, 0, 0, 2)
+                grid.addWidget(name, row, 0, 1, 2)
+                grid.addWidget(shown, row + 1, 0, 1, 2)
+                row += 2
+            else:
+                shown.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                grid.addWidget(name, row, 0)
+                grid.addWidget(shown, row, 1)
+                row += 1
             self.figure_labels[label] = shown
         grid.setColumnStretch(0, 1)
         return box

@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="describe every layer in a file", description="Describe every layer in a "
                        "file: kind, geometry type, feature count, CRS, bounds and columns.")
-    p.add_argument("path", help="a layer file (GeoPackage, GeoJSON, Shapefile, CSV, GeoParquet, .osm.pbf, GTFS zip)")
+    p.add_argument("path", help="a layer file (GeoPackage, GeoJSON, Shapefile, CSV, GeoParquet, .osm.pbf, GTFS zip) "
+                   "or a PostGIS URL postgresql://USER@HOST:PORT/DATABASE[?table=SCHEMA.TABLE]")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     p = sub.add_parser("run", help="run an analysis", description="Run a registered analysis on layers.")
@@ -45,8 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true", help="list every analysis with its roles and parameters")
     p.add_argument("--layer", action="append", default=[], metavar="ROLE=PATH[:LAYER]", help="an input layer")
     p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="a parameter value")
-    p.add_argument("--out", metavar="RESULT.gpkg", help="where to write the result layers (.gpkg)")
+    p.add_argument("--out", metavar="RESULT.gpkg", help="where to write the result layers: a .gpkg, or a PostGIS "
+                   "table postgresql://USER@HOST:PORT/DATABASE?table=SCHEMA.TABLE (password from PGPASSWORD or "
+                   "~/.pgpass)")
+    p.add_argument("--replace", action="store_true", help="replace the PostGIS table(s) of --out if they exist "
+                   "(in one transaction: a failure keeps the old table)")
     p.add_argument("--summary", metavar="SUMMARY.json", help="where to write the summary as JSON")
+    p.add_argument("--engine", choices=("local", "dask"), default="local",
+                   help="'dask': run partitioned on a Dask cluster, exactly (default: local, this process)")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786", help="with --engine dask: the cluster's scheduler")
+    p.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="with --engine dask and no --scheduler: start a local cluster of N workers (default 2)")
+    p.add_argument("--tile-rows", type=int, default=50_000, metavar="N",
+                   help="with --engine dask: features of the split layer per tile (default 50000)")
 
     p = sub.add_parser("import-osm", help="turn an OpenStreetMap extract into city layers",
                        description="Turn an OpenStreetMap extract (.osm.pbf) into city layers: buildings, "
@@ -95,6 +107,53 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", choices=("auto", "collections", "readings"), default="auto",
                    help="what a row is (default: auto)")
 
+    p = sub.add_parser("webmap", help="write an offline interactive web map (one HTML file)",
+                       description="Write a self-contained HTML web map (works with no network) of a project's "
+                       "visible layers or of a layer file: the project's colours and classes, switchable layers, "
+                       "popups, a legend. Large layers are simplified to fit the size budget.")
+    p.add_argument("path", help="a .citydesk project or a layer file")
+    p.add_argument("--out", required=True, metavar="MAP.html", help="the HTML file to write")
+    p.add_argument("--layer", action="append", default=[], metavar="NAME",
+                   help="put this layer on the map (repeat for more); default: the visible layers")
+    p.add_argument("--budget-mb", type=float, default=10.0, metavar="N", help="page size to aim for (default 10 MB)")
+    p.add_argument("--extent", metavar="XMIN,YMIN,XMAX,YMAX", help="only features touching this box (project CRS)")
+    p.add_argument("--title", help="the map title (default: the project title)")
+    p.add_argument("--osm-background", action="store_true",
+                   help="add an OpenStreetMap background (shown only with an internet connection)")
+
+    p = sub.add_parser("export", help="export layers to GeoPackage (with QGIS styles), GeoJSON or CSV",
+                       description="Export a project's layers (or a layer file's) to a GeoPackage with every layer "
+                       "and its style in a layer_styles table QGIS reads, or to GeoJSON / CSV (one file per layer).")
+    p.add_argument("path", help="a .citydesk project or a layer file")
+    p.add_argument("--out", required=True, metavar="OUT.gpkg|.geojson|.csv", help="the file to write")
+    p.add_argument("--layer", action="append", default=[], metavar="NAME",
+                   help="export this layer (repeat for more); default: every layer that has data")
+
+    p = sub.add_parser("map", help="write a print-ready meeting map (PDF, SVG or PNG) of a project",
+                       description="Compose a meeting map of a project's visible layers: title, subtitle, legend "
+                       "from the layer styles, scale bar, north arrow, attribution and date.")
+    p.add_argument("project", help="a .citydesk project")
+    p.add_argument("--out", required=True, metavar="MAP.pdf|.svg|.png", help="the map file to write")
+    p.add_argument("--paper", choices=("A4", "A3"), default="A4", help="paper size (default A4)")
+    p.add_argument("--landscape", action="store_true", help="landscape (default portrait)")
+    p.add_argument("--title", help="the title (default: the project title)")
+    p.add_argument("--subtitle", default="", help="a subtitle")
+    p.add_argument("--layer", action="append", default=[], metavar="NAME",
+                   help="show this layer (repeat for more); default: the visible layers")
+    p.add_argument("--extent-layer", metavar="NAME", help="the extent of this layer (default: all shown layers)")
+    p.add_argument("--view", action="store_true", help="the project's saved map view as the extent")
+    p.add_argument("--dpi", type=int, default=200, help="resolution for PNG and raster parts (default 200)")
+
+    p = sub.add_parser("report", help="write the meeting report (PDF and HTML) and slides of a project",
+                       description="Run the project's configured analyses afresh and write a report: cover, "
+                       "key figures in plain language, one section per analysis (map, chart, table by "
+                       "district), methods and provenance appendices.")
+    p.add_argument("project", help="a .citydesk project")
+    p.add_argument("--out", required=True, metavar="DIR", help="the folder to write report.pdf / report.html to")
+    p.add_argument("--format", default="pdf,html", help="pdf, html, pptx, or a comma-separated list "
+                   "(default pdf,html)")
+    p.add_argument("--title", default="", help="the report title")
+
     sub.add_parser("app", help="open the desktop window")
     return parser
 
@@ -106,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "app"):
             return _open_window()
         handler = {"info": _info, "run": _run, "import-osm": _import_osm, "demo": _demo, "render": _render,
-                   "screenshot": _screenshot, "import-readings": _import_readings}[args.command]
+                   "screenshot": _screenshot, "import-readings": _import_readings, "webmap": _webmap,
+                   "export": _export, "map": _map, "report": _report}[args.command]
         return handler(args)
     except UsageError as exc:
         parser.print_usage(sys.stderr)
@@ -182,24 +242,55 @@ def _run(args) -> int:
     spec = get(args.analysis)
     if not args.out:
         raise UsageError("give --out RESULT.gpkg for the result layers")
-    out = Path(args.out)
-    if out.suffix.lower() != ".gpkg":
-        raise UsageError(f"--out must be a GeoPackage (.gpkg), not '{out.name}'")
+    from layers.postgis_url import is_postgis_url, parse_url
+
+    database = is_postgis_url(args.out)
+    out = parse_url(args.out) if database else Path(args.out)  # a bad URL is told before the analysis runs
+    if not database and out.suffix.lower() != ".gpkg":
+        raise UsageError(f"--out must be a GeoPackage (.gpkg) or a postgresql:// URL, not '{out.name}'")
+    if args.replace and not database:
+        raise UsageError("--replace is for a PostGIS --out (a .gpkg is always written anew)")
     params = dict(_pairs(args.param, "--param", "NAME=VALUE"))
+    if args.engine != "dask" and (args.scheduler or args.workers != 2):
+        raise UsageError("--scheduler and --workers go with --engine dask")
     layers, names = {}, {}
     for role, spec_text in _pairs(args.layer, "--layer", "ROLE=PATH[:LAYER]"):
         path, layer = split_spec(spec_text)
-        layers[role] = read_layer(path, layer)
+        if args.engine == "dask":
+            from app.engine_choice import open_for_cluster
+
+            layers[role] = open_for_cluster(path, layer)
+        else:
+            layers[role] = read_layer(path, layer)
         names[role] = spec_text
     feedback = TerminalFeedback(label=spec.id)
     try:
-        result = run_analysis(spec.id, layers, params, feedback=feedback, names=names)
+        if args.engine == "dask":
+            from app.engine_choice import run_on_cluster
+
+            result = run_on_cluster(spec.id, layers, params, scheduler=args.scheduler, workers=args.workers,
+                                    feedback=feedback, names=names, tile_rows=args.tile_rows,
+                                    notify=lambda text: print(f"citydesk: {text}", file=sys.stderr))
+        else:
+            result = run_analysis(spec.id, layers, params, feedback=feedback, names=names)
     finally:
         feedback.close()
-    write_layers(dict(result.layers), out)
-    print(f"wrote {out} ({', '.join(f'{k}: {len(v)}' for k, v in result.layers.items())})")
-    if result.charts:
-        from app.result_charts import write_charts
+    if database:
+        from layers.postgis import write_postgis_layers
+
+        feedback = TerminalFeedback(label="writing")
+        try:
+            tables = write_postgis_layers(dict(result.layers), out, replace=args.replace, feedback=feedback)
+        finally:
+            feedback.close()
+        counts = iter(len(v) for v in result.layers.values())
+        for table in tables:
+            print(f"wrote {table} ({next(counts)} rows)")
+    else:
+        write_layers(dict(result.layers), out)
+        print(f"wrote {out} ({', '.join(f'{k}: {len(v)}' for k, v in result.layers.items())})")
+    if result.charts and not database:
+        from reports.charts import write_charts
 
         print(f"wrote charts {', '.join(str(p) for p in write_charts(result.charts, out))}")
     if args.summary:
@@ -244,6 +335,53 @@ def _demo(args) -> int:
     print(f"\nThe demo wrote {len(written)} files to {Path(args.out).resolve()}:")
     for path in written:
         print(f"  {path}")
+    return 0
+
+
+def _map(args) -> int:
+    from layers.project import load_project
+    from reports.meeting_map import MapOptions, project_map
+
+    if not 30 <= args.dpi <= 1200:
+        raise UsageError("--dpi must be between 30 and 1200")
+    project = load_project(args.project)
+    options = MapOptions(title=args.title or project.title, subtitle=args.subtitle, paper=args.paper,
+                         landscape=args.landscape, dpi=args.dpi)
+    feedback = TerminalFeedback(label="map")
+    try:
+        out = project_map(project, args.out, options, names=args.layer or None, extent_layer=args.extent_layer,
+                          use_view=args.view, feedback=feedback)
+    finally:
+        feedback.close()
+    print(f"wrote {out} ({args.paper} {'landscape' if args.landscape else 'portrait'})")
+    return 0
+
+
+def _report(args) -> int:
+    from layers.project import load_project
+    from reports.report import build_report, write_report
+    from reports.slides import write_slides
+
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    unknown = [f for f in formats if f not in ("pdf", "html", "pptx")]
+    if unknown or not formats:
+        raise UsageError(f"--format takes pdf, html and pptx, not '{args.format}'")
+    project = load_project(args.project)
+    feedback = TerminalFeedback(label="report")
+    try:
+        report = build_report(project, title=args.title, feedback=feedback)
+    finally:
+        feedback.close()
+    out = Path(args.out)
+    documents = tuple(f for f in formats if f != "pptx")
+    written = write_report(report, out, documents) if documents else []
+    if "pptx" in formats:
+        out.mkdir(parents=True, exist_ok=True)
+        written.append(write_slides(report, out / "slides.pptx"))
+    for path in written:
+        print(f"wrote {path}")
+    for section in report.sections:
+        print(f"  {section.title}: {section.sentences[0] if section.sentences else ''}")
     return 0
 
 
@@ -294,6 +432,52 @@ def _import_readings(args) -> int:
     print(f"wrote {out}")
     for line in readings.report.lines():
         print(f"  {line}")
+    return 0
+
+
+def _webmap(args) -> int:
+    from reports.webmap import write_webmap
+
+    out = Path(args.out)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out must be an .html file, not '{out.name}'")
+    if args.budget_mb <= 0:
+        raise UsageError("--budget-mb must be more than 0")
+    extent = None
+    if args.extent:
+        try:
+            extent = tuple(float(v) for v in args.extent.split(","))
+        except ValueError:
+            extent = ()
+        if len(extent) != 4 or extent[0] >= extent[2] or extent[1] >= extent[3]:
+            raise UsageError(f"--extent takes XMIN,YMIN,XMAX,YMAX (XMIN < XMAX, YMIN < YMAX), not '{args.extent}'")
+    feedback = TerminalFeedback(label="webmap")
+    try:
+        report = write_webmap(Path(args.path), out, layers=args.layer or None, budget_mb=args.budget_mb,
+                              extent=extent, tiles=args.osm_background, title=args.title, feedback=feedback)
+    finally:
+        feedback.close()
+    print(f"wrote {out}")
+    for line in report.lines():
+        print(f"  {line}")
+    return 0
+
+
+def _export(args) -> int:
+    from reports.data_export import export_layers
+    from reports.webmap import resolve
+
+    if Path(args.out).suffix.lower() not in (".gpkg", ".geojson", ".json", ".csv"):
+        raise UsageError(f"--out must be a .gpkg, .geojson or .csv file, not '{Path(args.out).name}'")
+    layers, _ = resolve(Path(args.path), args.layer or None, visible_only=False)
+    layers = [lay for lay in layers if lay.gdf is not None or args.layer]  # a named layer that failed: an error
+    feedback = TerminalFeedback(label="export")
+    try:
+        written = export_layers(layers, args.out, feedback=feedback)
+    finally:
+        feedback.close()
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 

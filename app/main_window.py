@@ -26,10 +26,12 @@ from PySide6.QtWidgets import (
 import app
 from app.analysis_actions import install_analyses
 from app.editing import install_editing
+from app.export_dialog import install_map_export
 from app.layers_panel import LayersPanel
 from app.map_canvas import MapCanvas
 from app.map_toolbar import install_map_tools
 from app.plain_text import as_rich_text, tell
+from app.postgis_dialog import install_postgis
 from app.project_actions import install_project_actions
 from app.readings_dialog import install_readings
 from app.render import CACHE
@@ -38,6 +40,7 @@ from app.selection import Selection
 from app.sensor_panel import install_sensor_panel
 from app.start_page import install_file_drop, install_start_page
 from app.table_docks import install_attribute_tables
+from app.webmap_actions import install_webmap_actions
 from app.workers import Task
 from layers.errors import CityDeskError
 from layers.feedback import SubFeedback
@@ -107,8 +110,11 @@ class MainWindow(QMainWindow):
         self.map_tools = install_map_tools(self)  # Map tools toolbar: zoom box, identify, select, measure
         self.attribute_tables = install_attribute_tables(self)  # Layer → Open attribute table (F6), docks
         self.readings = install_readings(self)  # File → Import readings… (fill-level sensors)
+        self.webmap = install_webmap_actions(self)  # File → Export web map… / Export layers… (reports/)
+        self.map_export = install_map_export(self)  # File → Export map… (meeting map with a preview)
         self.sensors = install_sensor_panel(self)  # View → Sensors time slider: dock with map colours and chart
         self.editing = install_editing(self)  # Edit menu and toolbar: scenario point editing (toolbar last)
+        self.postgis = install_postgis(self)  # Layer → Add PostGIS layer…, Save result to database…
         self.setWindowTitle("CityDesk")
 
     # ------------------------------------------------------------------------------- build

@@ -152,8 +152,11 @@ def load_project(path: str | Path, *, feedback: Feedback | None = None) -> Proje
         if source is None:
             layer.error = "the layer has no source"
         else:
-            file = Path(source.path)
-            file = file if file.is_absolute() else base / file
+            if "://" in source.path:  # a database URL (postgresql://…): kept as written, no password in it
+                file = source.path
+            else:
+                file = Path(source.path)
+                file = file if file.is_absolute() else base / file
             layer.source = Source(str(file), source.layer)
             try:
                 layer.gdf = read_layer(file, source.layer)

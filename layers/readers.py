@@ -22,12 +22,13 @@ from pyproj import CRS
 from layers.errors import CityDeskError
 from layers.feedback import Feedback
 from layers.layer import Layer, Source, guess_role
+from layers.postgis_url import is_postgis_url
 from layers.wkb import from_wkb_chunked
 
 KIND_NAMES = {
     "gpkg": "GeoPackage", "geojson": "GeoJSON", "shapefile": "Shapefile", "flatgeobuf": "FlatGeobuf",
     "parquet": "GeoParquet", "csv": "CSV", "osm": "OpenStreetMap", "gtfs": "GTFS",
-    "open311": "Open311 GeoReport v2",
+    "open311": "Open311 GeoReport v2", "postgis": "PostGIS",
 }
 _EXTENSIONS = {
     ".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".shp": "shapefile", ".fgb": "flatgeobuf",
@@ -55,7 +56,10 @@ class LayerInfo:
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
-    """``PATH[:LAYER]`` into path and layer name (a path that exists as given has no layer part)."""
+    """``PATH[:LAYER]`` into path and layer name (a path that exists as given has no layer part;
+    a ``postgresql://`` URL names its table itself)."""
+    if is_postgis_url(spec):
+        return spec.strip(), None
     if Path(spec).exists() or ":" not in spec:
         return spec, None
     path, _, layer = spec.rpartition(":")
@@ -65,7 +69,10 @@ def split_spec(spec: str) -> tuple[str, str | None]:
 
 
 def sniff_kind(path: str | Path) -> str:
-    """The format of ``path`` from its extension, checked against its first bytes."""
+    """The format of ``path`` from its extension, checked against its first bytes
+    (``"postgis"`` for a ``postgresql://`` URL)."""
+    if is_postgis_url(path):
+        return "postgis"
     path = Path(path)
     if not path.exists():
         raise CityDeskError("the file does not exist", source=path, fix="Check the path and the file name")
@@ -146,6 +153,10 @@ def _zip_kind(path: Path) -> str:
 def read_layers(spec: str | Path, *, feedback: Feedback | None = None, crs=None) -> list[Layer]:
     """Every layer in a file (or the one named by ``PATH:LAYER``) as :class:`Layer` objects.
     Tables without geometry in a GeoPackage are left out. ``crs`` is assumed when the file has none."""
+    if is_postgis_url(spec):  # a table, a query, or every geometry table of a database
+        from layers.postgis import read_postgis_layers
+
+        return read_postgis_layers(spec, feedback=feedback)
     path_text, layer_name = split_spec(str(spec))
     path = Path(path_text)
     kind = sniff_kind(path)
@@ -186,7 +197,16 @@ def _gtfs_layers(path: Path) -> list[Layer]:
 def read_layer(path: str | Path, layer: str | None = None, *, crs=None) -> gpd.GeoDataFrame:
     """One layer of a file as a GeoDataFrame (the first layer when ``layer`` is None).
     ``crs`` is assumed when the file has none (e.g. a CSV of EPSG:3067 easting/northing).
-    ``gdf.attrs["source_dir"]`` is the file's folder: files named in its columns are found there."""
+    ``gdf.attrs["source_dir"]`` is the file's folder: files named in its columns are found there.
+    A ``postgresql://…?table=SCHEMA.TABLE`` URL reads that table (``layer``, if given, names the table)."""
+    if is_postgis_url(path):
+        from layers.postgis import parse_url, read_postgis_layer
+
+        src = parse_url(path)
+        if layer is not None:
+            schema, _, table = layer.rpartition(".")
+            src = src.with_table(table, schema or "public")
+        return read_postgis_layer(src)
     path = Path(path)
     gdf = _read_any(path, sniff_kind(path), layer, crs)
     gdf.attrs["source_dir"] = str(path.resolve().parent)
@@ -225,7 +245,11 @@ def _read_any(path: Path, kind: str, layer: str | None, crs) -> gpd.GeoDataFrame
 
 def list_layers(spec: str | Path) -> list[LayerInfo]:
     """What is in a file (or in its layer ``PATH:LAYER``): name, kind, geometry type, feature
-    count, CRS, bounds and columns."""
+    count, CRS, bounds and columns (also of a PostGIS table, or of every one in a database)."""
+    if is_postgis_url(spec):
+        from layers.postgis import postgis_infos
+
+        return postgis_infos(spec)
     path_text, layer_name = split_spec(str(spec))
     path = Path(path_text)
     kind = sniff_kind(path)

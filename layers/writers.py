@@ -20,6 +20,7 @@ import pyogrio
 from pyproj import CRS
 
 from layers.errors import CityDeskError
+from layers.postgis_url import is_postgis_url
 
 FORMATS = {".gpkg": "GeoPackage", ".geojson": "GeoJSON", ".json": "GeoJSON", ".csv": "CSV"}
 
@@ -70,9 +71,18 @@ def write_json(target: str | Path, data) -> None:
     write_text(target, json.dumps(data, indent=2, ensure_ascii=False, default=_json_default) + "\n")
 
 
-def write_layers(layers: Mapping[str, gpd.GeoDataFrame], target: str | Path) -> Path:
+def write_layers(layers: Mapping[str, gpd.GeoDataFrame], target: str | Path, *, replace: bool = False,
+                 feedback=None) -> Path | str:
     """Write ``{name: layer}`` to ``target``: every layer into a GeoPackage, or a single layer to
-    GeoJSON (in WGS84, as RFC 7946 asks) or CSV (geometry as WKT, plus lon/lat for points)."""
+    GeoJSON (in WGS84, as RFC 7946 asks) or CSV (geometry as WKT, plus lon/lat for points).
+    A ``postgresql://…?table=SCHEMA.TABLE`` target writes PostGIS tables in one transaction
+    (:func:`layers.postgis.write_postgis_layers`); an existing table is replaced only with
+    ``replace=True``. Returns the path (or the URL)."""
+    if isinstance(target, str) and is_postgis_url(target):
+        from layers.postgis import write_postgis_layers
+
+        write_postgis_layers(layers, target, replace=replace, feedback=feedback)
+        return target
     target = Path(target)
     fmt = FORMATS.get(target.suffix.lower())
     if fmt is None:

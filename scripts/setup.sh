@@ -16,7 +16,10 @@ if [ "$mode" = gui ] || [ "$mode" = dev ]; then
          libxcb-shape0 libxcb-util1 libxcb-xkb1 libxkbcommon-x11-0)
 fi
 if [ "$mode" = dev ]; then
+  pkgs+=(poppler-utils)  # pdftotext, pdffonts, pdftoppm: the report and meeting-map tests
   pkgs+=(xvfb xauth)  # a few tests need a real X server (drag and drop does not exist offscreen)
+  pkgs+=(chromium libatomic1)  # the web map browser test: Playwright drives Debian's Chromium (its node needs libatomic)
+  pkgs+=(postgresql postgresql-postgis)  # the PostGIS tests start a throw-away server (tests/postgis)
 fi
 
 PY=${PYTHON:-python3}
@@ -56,7 +59,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 extras=""
-[ "$mode" = dev ] && extras="[dev]"
+[ "$mode" = dev ] && extras="[dev,cluster]"
 stamp=".venv/.citydesk-$mode"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   echo "Installing CityDesk$extras into .venv (versions pinned by constraints.txt)"

@@ -141,7 +141,8 @@ def test_run_coverage_from_its_dialog(window, qtbot, homes_project):
     assert window.analyses.dock.isVisible()
     assert card.figure_labels["Residents covered"].text() == "30.0 %"
     assert card.figure_labels["Residents not covered"].text() == "70"
-    assert card.headline.text() == "30.0 % of residents covered (70 not covered)"
+    assert card.headline.text().replace("\u00a0", " ").startswith(  # the headline does not break numbers
+        "30.0 % of residents live within 300 m (straight line) of a target; 70 do not")
     qtbot.mouseClick(card.copy_button, Qt.MouseButton.LeftButton)
     text = QApplication.clipboard().text()
     for line in ("Residents covered: 30.0 %", "Max distance: 300 m", "buildings: homes", "targets: park",
@@ -288,9 +289,28 @@ def test_results_are_saved_with_the_project_and_come_back(window, qtbot, homes_p
     open_and_wait(qtbot, window, saved)
     cards = window.analyses.panel.cards
     assert len(cards) == 1 and window.analyses.dock.isVisible() and not window.modified
-    assert cards[0].headline.text() == "30.0 % of residents covered (70 not covered)"
+    assert cards[0].headline.text().replace("\u00a0", " ").startswith("30.0 % of residents live within 300 m")
     assert cards[0].entry.inputs == {"buildings": "homes", "targets": "park"}
     assert cards[0].entry.layers == ["Homes near the park — buildings", "Homes near the park — targets"]
 
     qtbot.mouseClick(cards[0].remove_button, Qt.MouseButton.LeftButton)  # removing a card is a change to save
     assert window.project.results == [] and window.modified
+
+
+def test_pickers_prefer_the_layer_an_analysis_can_read():
+    """A timetable role starts on the stops read from a GTFS feed (not a copy without timetable);
+    a scenario's baseline starts on a bin layer."""
+    from analysis.registry import get
+    from app.analysis_dialog import default_layer
+
+    def points(name, role="other", **attrs):
+        gdf = gpd.GeoDataFrame(geometry=gpd.points_from_xy([0.0], [0.0]), crs=CRS)
+        gdf.attrs.update(attrs)
+        return Layer(name, gdf, None, role)
+
+    copy, feed = points("HSL stops (copy)", "transit_stops"), points("HSL feed", "transit_stops", gtfs_path="f.zip")
+    gtfs = next(r for r in get("ptal").roles if r.name == "gtfs")
+    assert default_layer(gtfs, [copy, feed], []) is feed
+    stops, bins = points("Stops", "transit_stops"), points("Bins", "waste_bins")
+    baseline = next(r for r in get("scenario-compare").roles if r.name == "baseline")
+    assert default_layer(baseline, [stops, bins], []) is bins

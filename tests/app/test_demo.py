@@ -27,7 +27,8 @@ def demo(tmp_path_factory) -> tuple[Path, str]:
 
 def test_demo_writes_results_summaries_and_maps(demo):
     out, stdout = demo
-    for name in ("results.gpkg", "summary.json", "overview.png"):
+    for name in ("results.gpkg", "summary.json", "overview.png", "report.pdf", "report.html", "meeting_map.pdf",
+                 "meeting_map.png", "slides.pptx", "webmap.html"):
         assert (out / name).stat().st_size > 1000, name
         assert str(out / name) in stdout  # it says what it wrote
     summary = json.loads((out / "summary.json").read_text())
@@ -73,6 +74,18 @@ def test_window_and_command_line_doors_agree(demo, tmp_path: Path):
     result = citydesk(*args)
     assert result.returncode == 0, result.stderr
     assert json.loads(summary_path.read_text())["summary"] == demo_run["summary"]
+
+
+def test_demo_report_figures_match_the_summaries(demo):
+    """The meeting pack's HTML report carries the demo's own numbers (the same result objects)."""
+    from reports.sentences import number
+
+    out, _ = demo
+    html = (out / "report.html").read_text(encoding="utf-8")
+    green = next(r for r in json.loads((out / "summary.json").read_text())["runs"]
+                 if r["title"].startswith("Green space"))
+    assert f"{number(green['summary']['residents_not_covered'])} residents" in html
+    assert "http://" not in html and "https://" not in html
 
 
 def test_headline_shows_shares_as_percentages():

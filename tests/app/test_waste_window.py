@@ -48,7 +48,8 @@ def test_siting_from_the_dialog_shows_the_coverage_curve(window, qtbot, street_p
     assert entry.summary["covered_share_after"] == pytest.approx(1.0)
     assert list(entry.charts) == ["coverage_curve"]
     card = window.analyses.panel.cards[0]
-    assert card.headline.text().startswith("Coverage 9.1 % → 100.0 % with 2 new bins")
+    text = card.headline.text().replace("\u00a0", " ")  # the card keeps numbers and units together
+    assert text.startswith("2 new bins would bring") and text.endswith("coverage 9.1 % → 100.0 %")
     chart = card.charts[0]
     assert chart.objectName() == "chart_coverage_curve" and not chart.pixmap().isNull()
     qtbot.waitUntil(chart.isVisible)

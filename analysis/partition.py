@@ -1,0 +1,363 @@
+"""Running an analysis partitioned into tiles, exactly (no Qt; the cluster is in
+:mod:`analysis.dask_engine`, any ``engine`` with ``map(fn, tasks, feedback)`` will do).
+
+Tiles
+-----
+The *demand* layer of the analysis (the buildings) is cut into tiles: its origins
+(``point_on_surface``) sorted along a Hilbert curve (:func:`analysis.partition_sources.hilbert_order`)
+and cut into runs of ``tile_rows``; a tile's box is the bounding box of its origins. Every
+demand feature is answered by exactly one tile, so tile borders run through blocks, buildings'
+neighbours and streets at will. Huge layers in files are tiled by a Hilbert-ordered grid over
+their extent instead, and read by the workers box by box (:class:`~analysis.partition_sources.FileSource`).
+
+The halo, and why the answers are exact
+---------------------------------------
+A tile is computed with the context layers (streets, bins, targets) whose bounding boxes meet
+its box widened by a halo ``H``. The bound: a walk along the network of length ``L`` from a
+snapped position never leaves the disc of radius ``L`` around it; a snap leg is a straight line
+of at most ``S``. A distance the engine measures — origin snap leg + network + target snap leg =
+``d`` — therefore lies wholly inside the disc of radius ``d`` around the origin ``p``, since the
+network distance is at least the straight-line distance: every street piece and the target it
+uses meet that disc, hence the tile's widened box when ``d <= H``. The tile's network is built
+from whole street lines (never clipped), so it is a sub-network of the full one: it holds every
+path of length ``<= H`` around ``p`` exactly, and no path that the full network lacks. Hence:
+
+* a distance found in the tile that is ``<= H`` (less a safety margin, ``MARGIN_M``, for line ends
+  joined within the 0.5 m tolerance near the halo's edge) is the exact distance;
+* a distance found ``> H``, or none, is **uncertain**: the true one is at least ``H``, but may be
+  shorter than the tile's. Those features are computed again in a next round with a halo four
+  times wider, until every answer is certain or the halo covers the whole layer (then the tile
+  is the whole problem and its answer is the single-machine answer).
+
+The first halo is ``max distance + 2 x snap distance + MARGIN_M`` (``PartitionSpec.halo_m``), so
+every answer within the maximum distance — what the coverage shares count — is certain in the
+first round; only features farther than it from every target (the uncovered) go round again.
+Straight-line coverage is the case ``S = 0`` with a straight line for a path.
+
+Merging
+-------
+The tiles' per-feature columns are put back in layer order; everything else — the summaries,
+the loads of bins summed over all the buildings they serve, the gaps, the areas — is computed
+again from the merged layers by the analysis's adapter (``analysis.partition_<name>``), never
+averaged over tiles.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from analysis.partition_sources import Box, FileSource, FrameSource, hilbert_order
+from analysis.population import origins
+from analysis.registry import Analysis, get
+from analysis.result import AnalysisResult
+from layers.errors import CityDeskError
+from layers.feedback import Feedback, SubFeedback, ensure
+
+#: Metres added to every halo and taken off the certain radius (line ends joined near the edge).
+MARGIN_M = 10.0
+#: Demand features per tile (the memory of a tile task grows with it and with the halo).
+TILE_ROWS = 50_000
+#: Each further round widens the halo this many times.
+GROWTH = 4.0
+
+
+@dataclass
+class TileTask:
+    """One tile of one pass: answer the demand rows ``ids`` (or, from a file, those whose origin
+    lies in ``box``) with the context read within ``box`` widened by ``halo_m``."""
+
+    adapter: str
+    role: str
+    box: Box
+    halo_m: float
+    whole: bool
+    params: dict
+    ids: np.ndarray | None = None
+    demand: gpd.GeoDataFrame | None = None
+    demand_source: FileSource | None = None
+    context: dict = field(default_factory=dict)  # role -> (gdf, ids) in memory, or a FileSource
+    return_rows: bool = False
+
+
+@dataclass
+class TileResult:
+    ids: np.ndarray
+    columns: pd.DataFrame  # the computed columns, one row per id
+    certain: np.ndarray
+    xy: np.ndarray  # the origins, for tiling the uncertain ones again
+    rows: gpd.GeoDataFrame | None = None  # the input rows (file sources)
+
+
+def run_tile(task: TileTask) -> TileResult:
+    """Runs on a worker: read what the tile needs, compute, say which answers are certain."""
+    adapter = importlib.import_module(task.adapter)
+    if task.demand is not None:
+        demand, ids = task.demand, task.ids
+    else:
+        demand, ids = task.demand_source.select(task.box)
+        pts = origins(demand)
+        xy = _xy(pts)
+        if task.ids is not None:
+            keep = np.isin(ids, task.ids)
+        else:
+            x0, y0, x1, y1 = task.box
+            keep = (xy[:, 0] >= x0) & (xy[:, 1] >= y0) & (xy[:, 0] < x1) & (xy[:, 1] < y1)
+        demand, ids = demand.iloc[np.flatnonzero(keep)], ids[keep]
+    wide = widen(task.box, task.halo_m)
+    context = {}
+    for role, value in task.context.items():
+        gdf, cids = value.select(None if task.whole else wide) if isinstance(value, FileSource) else value
+        context[role] = (gdf.reset_index(drop=True), np.asarray(cids))
+    tile_fn, _halo = adapter.PASSES[task.role]
+    columns, certain = tile_fn(demand.reset_index(drop=True), context, task.params,
+                               np.inf if task.whole else task.halo_m - MARGIN_M)
+    columns.index = ids
+    xy = _xy(origins(demand))
+    rows = demand.set_axis(ids) if task.return_rows else None
+    return TileResult(ids, columns, np.asarray(certain, bool) | task.whole, xy, rows)
+
+
+class LocalEngine:
+    """Tiles one after the other in this process (tests, and the reference for the cluster)."""
+
+    def map(self, fn, tasks: Iterable, feedback: Feedback | None = None):
+        fb = ensure(feedback)
+        for task in tasks:
+            fb.check_cancelled()
+            yield fn(task)
+
+
+def partition_reason(spec: Analysis, params: Mapping[str, object]) -> str | None:
+    """Why ``spec`` with ``params`` runs whole on one worker, or None when it partitions exactly."""
+    if spec.partition is None:
+        return f"'{spec.id}' cannot be partitioned exactly (its answer is not bounded to a neighbourhood)"
+    return spec.partition.reason(params)
+
+
+def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapping[str, object],
+                    engine, *, feedback: Feedback | None = None, tile_rows: int = TILE_ROWS,
+                    names: Mapping[str, str] | None = None) -> AnalysisResult:
+    """Run ``analysis_id`` tile by tile on ``engine`` with an exact merge (see the module docstring).
+    ``layers``: role -> GeoDataFrame (any CRS: checked and reprojected like ``run_analysis``) or
+    :class:`FileSource` (already in one metric CRS; read by box on the workers)."""
+    from analysis.runner import parse_params, prepare_inputs
+
+    fb = ensure(feedback)
+    spec = get(analysis_id)
+    parsed = parse_params(spec, params)
+    reason = partition_reason(spec, parsed)
+    if reason:
+        raise CityDeskError(reason, fix="Run it without --engine dask (on one machine)")
+    part = spec.partition
+    frames = {r: g for r, g in layers.items() if not isinstance(g, FileSource) and g is not None}
+    files = {r: g for r, g in layers.items() if isinstance(g, FileSource)}
+    if frames:
+        frames = prepare_inputs(spec, frames, names) if not files else frames
+    _check_files(spec, files, frames)
+    adapter_name = part.adapter
+    adapter = importlib.import_module(adapter_name)
+    sources = {r: FrameSource(g) for r, g in frames.items()} | files
+    extent = _union([s.bounds() for r, s in sources.items() if r != part.demand or len(sources) == 1])
+    whole = {r: (s.gdf if isinstance(s, FrameSource) else s.select(None)[0]) for r, s in sources.items()
+             if r in part.global_roles}
+    if hasattr(adapter, "prepare"):  # global choices made once (a column, the list of kinds), checked as a whole
+        parsed = {**parsed, **adapter.prepare(whole, parsed)}
+    passes = list(adapter.PASSES)
+    merged = {}
+    for k, role in enumerate(passes):
+        if role not in sources:
+            continue
+        sub = SubFeedback(fb, 0.9 * k / len(passes), 0.9 * (k + 1) / len(passes))
+        halo0 = (part.halo_m(parsed) if role == part.demand else adapter.PASSES[role][1](parsed)) + MARGIN_M
+        context = {r: sources[r] for r in part.context if r in sources and r != role}
+        merged[role] = _run_pass(adapter_name, role, sources[role], context, parsed, halo0, extent, engine,
+                                 tile_rows, sub)
+    fb.check_cancelled()
+    fb.progress(0.92, "Merging the tiles")
+    result = adapter.merge(merged, whole, parsed)
+    fb.progress(1.0, "Done")
+    inputs = {r: (names or {}).get(r, r) for r in layers}
+    return AnalysisResult.make(spec.id, dict(result.layers), dict(result.summary), dict(result.params), inputs,
+                               dict(getattr(result, "charts", {})))
+
+
+def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo0: float, extent: Box,
+              engine, tile_rows: int, fb: Feedback) -> gpd.GeoDataFrame:
+    """All rounds of one pass; returns the demand layer with the computed columns, in layer order."""
+    in_memory = isinstance(source, FrameSource)
+    results: list[TileResult] = []
+    halo = halo0
+    if in_memory:
+        xy = _xy(origins(source.gdf))
+        pending = [(ids, _box(xy[ids])) for ids in _chunks(hilbert_order(xy), tile_rows)]
+    else:
+        pending = [(None, box) for box in _grid_tiles(source, tile_rows)]
+    round_no = 0
+    while pending:
+        whole = _covers(widen_all(pending, halo), extent)
+        tasks = [_task(adapter, role, source, context, params, ids, box, halo, whole, in_memory)
+                 for ids, box in pending]
+        lo, hi = (0.0, 0.8) if round_no == 0 else (0.8 + 0.15 * (1 - 0.5 ** (round_no - 1)),
+                                                   0.8 + 0.15 * (1 - 0.5 ** round_no))
+        again_ids, again_xy = [], []
+        for done, res in enumerate(engine.map(run_tile, tasks, fb), start=1):
+            certain = res.certain
+            results.append(_keep(res, certain))
+            if not certain.all():
+                again_ids.append(res.ids[~certain])
+                again_xy.append(res.xy[~certain])
+            fb.progress(lo + (hi - lo) * done / len(tasks),
+                        f"{role}: tile {done} of {len(tasks)}" + (f" (round {round_no + 1})" if round_no else ""))
+        if not again_ids:
+            break
+        ids = np.concatenate(again_ids)
+        xy = np.concatenate(again_xy)
+        order = hilbert_order(xy)
+        pending = [(ids[c], _box(xy[c])) for c in _chunks(order, tile_rows)]
+        halo *= GROWTH
+        round_no += 1
+    ids = np.concatenate([r.ids for r in results])
+    columns = pd.concat([r.columns for r in results]).loc[np.sort(ids)] if len(ids) else None
+    if in_memory:
+        out = source.gdf.copy()
+        if columns is not None:
+            for name in columns.columns:
+                out[name] = columns[name].to_numpy()
+        return out
+    rows = pd.concat([r.rows for r in results]).sort_index()
+    rows["__id"] = rows.index.to_numpy()  # file ids (FIDs, partition rows): the merge maps them to positions
+    for name in columns.columns:
+        rows[name] = columns[name].to_numpy()
+    return gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=rows.geometry.name, crs=source.crs)
+
+
+def _keep(res: TileResult, certain: np.ndarray) -> TileResult:
+    return TileResult(res.ids[certain], res.columns.iloc[np.flatnonzero(certain)], certain[certain], res.xy[certain],
+                      None if res.rows is None else res.rows.iloc[np.flatnonzero(certain)])
+
+
+def _task(adapter, role, source, context, params, ids, box, halo, whole, in_memory) -> TileTask:
+    wide = widen(box, halo)
+    ctx = {r: ((s.select_lines if _is_lines(s) else s.select)(None if whole else wide) if isinstance(s, FrameSource)
+               else s) for r, s in context.items()}
+    if in_memory:
+        return TileTask(adapter, role, box, halo, whole, params, ids=ids, demand=source.rows(ids), context=ctx)
+    return TileTask(adapter, role, box, halo, whole, params, ids=ids, demand_source=source, context=ctx,
+                    return_rows=True)
+
+
+def _is_lines(source: FrameSource) -> bool:
+    kinds = shapely.get_type_id(source.gdf.geometry.to_numpy())
+    return bool(np.isin(kinds, (1, 5)).any())
+
+
+def widen(box: Box, by: float) -> Box:
+    return (box[0] - by, box[1] - by, box[2] + by, box[3] + by)
+
+
+def widen_all(pending, halo: float) -> list[Box]:
+    return [widen(box, halo) for _ids, box in pending]
+
+
+def _covers(boxes: list[Box], extent: Box) -> bool:
+    """True when every one of ``boxes`` holds the whole ``extent`` (each tile then sees everything)."""
+    return all(b[0] <= extent[0] and b[1] <= extent[1] and b[2] >= extent[2] and b[3] >= extent[3] for b in boxes)
+
+
+def _union(boxes: list[Box]) -> Box:
+    b = np.array(boxes, dtype=float)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+
+def _xy(points: np.ndarray) -> np.ndarray:
+    xy = np.full((len(points), 2), np.nan)
+    ok = ~(shapely.is_missing(points) | shapely.is_empty(points))
+    if ok.any():
+        xy[ok] = shapely.get_coordinates(points[ok])
+    return xy
+
+
+def _box(xy: np.ndarray) -> Box:
+    ok = np.isfinite(xy).all(axis=1)
+    if not ok.any():
+        return (0.0, 0.0, 0.0, 0.0)
+    lo, hi = xy[ok].min(axis=0), xy[ok].max(axis=0)
+    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
+
+
+def _chunks(order: np.ndarray, size: int) -> list[np.ndarray]:
+    return [np.sort(order[i:i + size]) for i in range(0, len(order), max(1, int(size)))]
+
+
+def _grid_tiles(source: FileSource, tile_rows: int) -> list[Box]:
+    """A grid over a file layer's extent, in Hilbert order, of about ``tile_rows`` features per
+    cell on average (half-open cells: a feature belongs to the cell its origin lies in)."""
+    import pyogrio
+
+    x0, y0, x1, y1 = source.bounds()
+    count = (pyogrio.read_info(source.path, layer=source.layer)["features"] if source.parts is None
+             else sum(_parquet_rows(p) for p in source.parts))
+    n = max(1, int(np.ceil(count / max(tile_rows, 1))))
+    side = max(1, int(np.ceil(np.sqrt(n))))
+    w, h = (x1 - x0) / side or 1.0, (y1 - y0) / side or 1.0
+    i, j = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
+    i, j = i.ravel(), j.ravel()
+    order = hilbert_order(np.c_[i, j].astype(float))
+    boxes = []
+    for a, b in zip(i[order], j[order], strict=True):
+        bx1 = x0 + (a + 1) * w if a < side - 1 else np.nextafter(x1, np.inf)
+        by1 = y0 + (b + 1) * h if b < side - 1 else np.nextafter(y1, np.inf)
+        boxes.append((x0 + a * w, y0 + b * h, float(bx1), float(by1)))
+    return boxes
+
+
+def _parquet_rows(path: str) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _check_files(spec: Analysis, files: dict, frames: dict) -> None:
+    crs = [s.crs for s in files.values()] + [g.crs for g in frames.values()]
+    for c in crs:
+        if c is None or not c.is_projected or c != crs[0]:
+            raise CityDeskError("layers read tile by tile must all be in one metric CRS already",
+                                source=", ".join(files) or spec.id,
+                                fix="Reproject the files to one projected CRS (e.g. with ogr2ogr -t_srs)")
+
+
+def _whole_run(task) -> AnalysisResult:
+    """On one worker: the analysis as a whole (inputs as GeoDataFrames or files read whole)."""
+    from analysis.runner import run_analysis
+
+    analysis_id, layers, params, names = task
+    layers = {r: (g.select(None)[0] if isinstance(g, FileSource) else g) for r, g in layers.items()}
+    return run_analysis(analysis_id, layers, params, names=names)
+
+
+def run_with_engine(analysis_id: str, layers: Mapping[str, object], params: Mapping[str, object], engine, *,
+                    feedback: Feedback | None = None, names: Mapping[str, str] | None = None,
+                    tile_rows: int = TILE_ROWS, notify=None) -> AnalysisResult:
+    """Partitioned when the analysis (with these parameters) partitions exactly; else the whole
+    analysis on one worker of the engine, after telling ``notify(message)`` why."""
+    from analysis.runner import parse_params
+
+    spec = get(analysis_id)
+    reason = partition_reason(spec, parse_params(spec, params))
+    if reason is None:
+        return run_partitioned(analysis_id, layers, params, engine, feedback=feedback, names=names,
+                               tile_rows=tile_rows)
+    if notify is not None:
+        notify(f"{reason}: it runs whole on one worker")
+    fb = ensure(feedback)
+    fb.progress(0.0, "Running on one worker (not partitioned)")
+    (result,) = list(engine.map(_whole_run, [(analysis_id, dict(layers), dict(params), dict(names or {}))], fb))
+    fb.progress(1.0, "Done")
+    return result

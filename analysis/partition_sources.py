@@ -1,0 +1,205 @@
+"""Where a partitioned run reads its layers, tile by tile (no Qt, no Dask).
+
+A *source* gives the features of a layer whose bounding box meets a box, with their **row id**
+(the position in the whole layer, or a GeoPackage FID): ``select(box) -> (gdf, ids)``, rows in
+layer order. :class:`FrameSource` wraps a GeoDataFrame already in memory (the window, small
+runs); :class:`FileSource` reads a GeoPackage layer by bounding box (pyogrio, the layer's spatial
+index) or a folder of GeoParquet partitions one partition at a time, so a layer bigger than the
+client's memory is only ever read piece by piece, on the workers.
+
+:func:`hilbert_order` sorts points along a Hilbert curve: consecutive points are near each other,
+so consecutive runs of it make compact tiles.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import shapely
+
+from layers.errors import CityDeskError
+
+Box = tuple[float, float, float, float]
+#: Line ends closer than this are looked at together (twice the network's join tolerance, 0.5 m).
+JOIN_M = 1.0
+
+
+class FrameSource:
+    """A layer held in memory; row ids are positions."""
+
+    def __init__(self, gdf: gpd.GeoDataFrame):
+        self.gdf = gdf
+        self.crs = gdf.crs
+        self._bounds = shapely.bounds(gdf.geometry.to_numpy())  # NaN for missing geometries
+
+    def __len__(self) -> int:
+        return len(self.gdf)
+
+    def bounds(self) -> Box:
+        b = self._bounds
+        return (float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])),
+                float(np.nanmax(b[:, 3])))
+
+    def select(self, box: Box | None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        if box is None:
+            return self.gdf, np.arange(len(self.gdf))
+        b = self._bounds
+        ids = np.flatnonzero((b[:, 0] <= box[2]) & (b[:, 2] >= box[0]) & (b[:, 1] <= box[3]) & (b[:, 3] >= box[1]))
+        return self.gdf.iloc[ids], ids
+
+    def rows(self, ids: np.ndarray) -> gpd.GeoDataFrame:
+        return self.gdf.iloc[ids]
+
+    def select_lines(self, box: Box | None, join_m: float = JOIN_M) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        """Like :meth:`select`, plus every line whose end lies within ``join_m`` of an end of a
+        selected line, and so on: the network builder joins such ends into one point, moving the
+        ends of the lines (and so their whole first or last segment); with every line of each
+        such cluster present, the tile's lines end exactly where they do in the whole layer."""
+        gdf, ids = self.select(box)
+        if box is None or len(ids) == 0:
+            return gdf, ids
+        ends_xy, owner, tree = self._ends()
+        chosen = np.zeros(len(self.gdf), bool)
+        chosen[ids] = True
+        frontier = ids
+        while len(frontier):
+            pts = ends_xy[np.isin(owner, frontier)]
+            near = np.unique(owner[np.concatenate([np.asarray(h, np.int64) for h in
+                                                   tree.query_ball_point(pts, join_m)] + [np.empty(0, np.int64)])])
+            frontier = near[~chosen[near]]
+            chosen[frontier] = True
+        ids = np.flatnonzero(chosen)
+        return self.gdf.iloc[ids], ids
+
+    def _ends(self):
+        if not hasattr(self, "_end_index"):
+            from scipy.spatial import cKDTree
+
+            parts, owner = shapely.get_parts(self.gdf.geometry.to_numpy(), return_index=True)
+            lines = shapely.get_type_id(parts) == 1
+            parts, owner = parts[lines], owner[lines]
+            xy = np.concatenate([shapely.get_coordinates(shapely.get_point(parts, 0)),
+                                 shapely.get_coordinates(shapely.get_point(parts, -1))])
+            owner = np.concatenate([owner, owner])
+            self._end_index = (xy, owner, cKDTree(xy) if len(xy) else None)
+        return self._end_index
+
+
+class FileSource:
+    """A GeoPackage layer (read by bounding box through its spatial index; ids are FIDs) or a
+    folder of ``*.parquet`` GeoParquet partitions (each read whole only when its extent meets
+    the box; ids are partition number x 2**32 + row in the partition). Picklable: workers open
+    the file themselves."""
+
+    def __init__(self, path: str | Path, layer: str | None = None):
+        self.path, self.layer = str(path), layer
+        p = Path(path)
+        if p.is_dir():
+            self.parts = sorted(str(f) for f in p.glob("*.parquet"))
+            if not self.parts:
+                raise CityDeskError("the folder holds no .parquet partitions", source=str(p),
+                                    fix="Give a GeoPackage or a folder of GeoParquet files")
+            self.part_bounds = [_parquet_bbox(f) for f in self.parts]
+            self.crs = _parquet_crs(self.parts[0])
+        elif p.suffix.lower() == ".gpkg":
+            self.parts = None
+            info = pyogrio.read_info(self.path, layer=layer)
+            import pyproj
+
+            self.crs = pyproj.CRS.from_user_input(info["crs"]) if info["crs"] else None
+            self._extent = tuple(float(v) for v in info["total_bounds"])
+        else:
+            raise CityDeskError("partitioned reading needs a GeoPackage or a folder of GeoParquet files",
+                                source=str(p), fix="Convert the layer with 'citydesk' or ogr2ogr")
+
+    def bounds(self) -> Box:
+        if self.parts is None:
+            return self._extent
+        b = np.array(self.part_bounds)
+        return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
+
+    def select(self, box: Box | None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        if self.parts is None:
+            gdf = pyogrio.read_dataframe(self.path, layer=self.layer, bbox=box, fid_as_index=True)
+            gdf = gdf.sort_index()
+            ids = gdf.index.to_numpy(dtype=np.int64)
+            return gdf.reset_index(drop=True), ids
+        frames, ids = [], []
+        for k, (part, pb) in enumerate(zip(self.parts, self.part_bounds, strict=True)):
+            if box is not None and (pb[0] > box[2] or pb[2] < box[0] or pb[1] > box[3] or pb[3] < box[1]):
+                continue
+            gdf = gpd.read_parquet(part)
+            rows = np.arange(len(gdf))
+            if box is not None:
+                b = shapely.bounds(gdf.geometry.to_numpy())
+                rows = np.flatnonzero((b[:, 0] <= box[2]) & (b[:, 2] >= box[0]) & (b[:, 1] <= box[3])
+                                      & (b[:, 3] >= box[1]))
+            frames.append(gdf.iloc[rows])
+            ids.append((np.int64(k) << 32) + rows)
+        if not frames:
+            empty = gpd.read_parquet(self.parts[0]).iloc[:0]
+            return empty, np.empty(0, np.int64)
+        return gpd.GeoDataFrame(_concat(frames), crs=self.crs), np.concatenate(ids)
+
+
+def _concat(frames):
+    import pandas as pd
+
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+
+
+def _parquet_meta(path: str) -> dict:
+    import json
+
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    geo = json.loads(meta.get(b"geo", b"{}"))
+    return geo.get("columns", {}).get(geo.get("primary_column", "geometry"), {})
+
+
+def _parquet_bbox(path: str) -> Box:
+    bbox = _parquet_meta(path).get("bbox")
+    if bbox is None:
+        return tuple(float(v) for v in gpd.read_parquet(path).total_bounds)
+    return tuple(float(v) for v in bbox)
+
+
+def _parquet_crs(path: str):
+    import pyproj
+
+    crs = _parquet_meta(path).get("crs")
+    return pyproj.CRS.from_user_input(crs) if crs else None
+
+
+def hilbert_order(xy: np.ndarray, bounds: Box | None = None, bits: int = 16) -> np.ndarray:
+    """The order of the points ``xy`` (n, 2) along a Hilbert curve over ``bounds`` (default: the
+    points' extent) on a 2**bits grid; NaN points last."""
+    n = len(xy)
+    ok = np.isfinite(xy).all(axis=1)
+    if bounds is None:
+        if not ok.any():
+            return np.arange(n)
+        lo, hi = xy[ok].min(axis=0), xy[ok].max(axis=0)
+    else:
+        lo, hi = np.array(bounds[:2], float), np.array(bounds[2:], float)
+    side = (1 << bits) - 1
+    span = np.maximum(hi - lo, 1e-9)
+    g = np.clip(np.nan_to_num((xy - lo) / span * side), 0, side).astype(np.int64)
+    x, y = g[:, 0].copy(), g[:, 1].copy()
+    d = np.zeros(n, np.int64)
+    s = 1 << (bits - 1)
+    while s > 0:  # the classic xy -> d conversion, vectorised over the points
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        flip = ~ry
+        swap_x = np.where(flip & rx, side - x, x)
+        swap_y = np.where(flip & rx, side - y, y)
+        x, y = np.where(flip, swap_y, swap_x), np.where(flip, swap_x, swap_y)
+        s >>= 1
+    d[~ok] = np.iinfo(np.int64).max
+    return np.argsort(d, kind="stable")

@@ -1,0 +1,108 @@
+"""The window's PostGIS dialogs against the real test server, driven with qtbot."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import geopandas as gpd  # noqa: E402
+import pytest  # noqa: E402
+from shapely.geometry import box  # noqa: E402
+
+from layers.readers import read_layer  # noqa: E402
+from layers.writers import write_layers  # noqa: E402
+from tests.postgis.pg_server import PASSWORD  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot):
+    from PySide6.QtCore import QThreadPool
+
+    from app.main_window import MainWindow
+    from app.workers import worker_pool
+
+    win = MainWindow()
+    qtbot.addWidget(win)
+    win.resize(1100, 720)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    worker_pool().waitForDone(10000)
+    QThreadPool.globalInstance().waitForDone(10000)
+
+
+@pytest.fixture
+def buildings_table(pg):
+    gdf = gpd.GeoDataFrame({"name": ["a", "b", "c"], "floors": [2, 5, 8]},
+                           geometry=[box(385000 + 60 * i, 6672000, 385040 + 60 * i, 6672030) for i in range(3)],
+                           crs="EPSG:3067")
+    write_layers({"win_buildings": gdf}, pg.url("win_buildings"), replace=True)
+    with pg.connect() as conn:
+        conn.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO pw_user")
+    return gdf
+
+
+def _click_ok(qtbot, dialog):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    box_ = dialog.findChild(QDialogButtonBox)
+    button = box_.button(QDialogButtonBox.StandardButton.Ok) or box_.button(QDialogButtonBox.StandardButton.Save)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def test_add_postgis_layer_asks_for_the_password_then_saves_with_a_replace_confirmation(
+        qtbot, window, pg, buildings_table, no_password, monkeypatch, tmp_path):
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(a[2]), (PASSWORD, True))[1])
+    dialog = window.postgis.add_layer()
+    dialog.url.setText(pg.url(user="pw_user"))
+    qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.tables.topLevelItemCount() > 0, timeout=15000)
+    assert asked and "pw_user" in asked[0]  # the server wanted a password: the window asked once
+    names = [dialog.tables.topLevelItem(i).text(0) for i in range(dialog.tables.topLevelItemCount())]
+    assert "win_buildings" in names
+    item = dialog.tables.topLevelItem(names.index("win_buildings"))
+    dialog.tables.setCurrentItem(item)
+    assert item.text(1) == "Polygon" and item.text(2) == "3067"
+    dialog.grab().save(str(tmp_path / "add_dialog.png"))
+    with qtbot.waitSignal(window.taskFinished, timeout=20000):
+        _click_ok(qtbot, dialog)
+    layer = window.project.layers[0]
+    assert layer.name == "win_buildings" and len(layer.gdf) == 3
+    assert layer.source.path == pg.url("public.win_buildings", user="pw_user")
+    assert PASSWORD not in layer.source.path
+    with qtbot.waitSignal(window.canvas.renderFinished, timeout=15000):
+        window.canvas.refresh()
+    window.grab().save(str(tmp_path / "window.png"))
+
+    questions = []
+    answers = iter([QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes])
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: (questions.append(a[2]), next(answers))[1])
+    for expect_rows in (3, 3, 3):
+        save = window.postgis.save_layer(layer)
+        save.url.setText(pg.url(user="pw_user"))
+        save.table.setText("public.win_copy")
+        save.grab().save(str(tmp_path / "save_dialog.png"))
+        with qtbot.waitSignal(window.taskFinished, timeout=20000):
+            _click_ok(qtbot, save)
+        qtbot.waitUntil(lambda: window._task is None, timeout=20000)
+        assert len(read_layer(pg.url("win_copy"))) == expect_rows
+    assert len(questions) == 2 and "already exists" in questions[0]  # no question for the new table
+
+
+def test_the_dialog_shows_connection_problems_as_text(qtbot, window, pg):
+    from PySide6.QtCore import Qt
+
+    dialog = window.postgis.add_layer()
+    dialog.url.setText(pg.url(dbname="plain"))
+    qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "no PostGIS extension" in dialog.status.text(), timeout=15000)
+    dialog.url.setText("postgresql://u:secret@h/db")
+    qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
+    assert "holds a password" in dialog.status.text() and "secret" not in dialog.status.text()
+    dialog.reject()
