@@ -36,13 +36,16 @@ from scipy.spatial import cKDTree
 
 from analysis.age_friendly_params import SAMPLE_SPACING_M
 from analysis.network import Network, Snapped, point_distances_within
+from analysis.network_local import csr_from_entries
 from layers.feedback import Feedback, SubFeedback, ensure
+from layers.gil import breathe
 
 #: Tag values of a stop's ``shelter``, ``bench`` or ``seat`` column that make it a rest (OSM:
 #: ``external``/``separate`` mean a shelter mapped as its own feature). A count above 0 counts too.
 REST_VALUES = ("yes", "true", "1", "external", "separate")
 REST_COLUMNS = ("shelter", "bench", "seat", "seats")
 _TOL = 1e-6  # metres: a distance equal to a limit is within it
+CHUNK = 50_000  # geometries made at a time
 
 
 def take(s: Snapped, idx: np.ndarray) -> Snapped:
@@ -111,7 +114,11 @@ def street_candidates(network: Network, spacing_m: float = SAMPLE_SPACING_M, *,
     edge = np.repeat(edges, n)
     k = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
     fraction = (k + 0.5) / np.repeat(n, n)
-    points = shapely.line_interpolate_point(network.edge_geom[edge], fraction, normalized=True)
+    points = np.empty(len(edge), dtype=object)
+    for i in range(0, len(edge), CHUNK):  # new Points are made holding the GIL: in pieces, the window breathes
+        s = slice(i, i + CHUNK)
+        points[s] = shapely.line_interpolate_point(network.edge_geom[edge[s]], fraction[s], normalized=True)
+        breathe()
     along = fraction * network.edge_len_m[edge]
     return points, Snapped(edge.astype(np.int64), along, np.zeros(len(edge)), shapely.get_coordinates(points))
 
@@ -164,9 +171,8 @@ def _shortest_from(n_nodes: int, sources: np.ndarray, blocks: list[tuple[int, in
         rows.append(m.row[keep].astype(np.int64) + r0)
         cols.append(m.col[keep].astype(np.int64) + c0)
         vals.append(m.data[keep])
-    graph = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-                          shape=(n_nodes, n_nodes))
-    return dijkstra(graph, directed=True, indices=sources, min_only=True, limit=limit)
+    return dijkstra(csr_from_entries(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), n_nodes),
+                    directed=True, indices=sources, min_only=True, limit=limit)
 
 
 @dataclass

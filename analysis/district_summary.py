@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 
 from analysis.params import Param, Role
+from analysis.partition_spec import PartitionSpec
 from analysis.population import origins, population_weights
 from analysis.registry import Analysis
 from analysis.result import AnalysisResult
@@ -343,6 +344,8 @@ SPEC = Analysis(
         Param("population_field", "str", "", "column with residents per building (empty: found automatically)"),
     ),
     run=district_summary,
+    partition=PartitionSpec(demand="features", context=(), adapter="analysis.partition_district",  # issue 10
+                            halo_m=lambda p: 0.0, global_roles=("districts",)),
     key_figures=("features_in_zones", "zones_with_features", "max_count", "zone_with_most", "rate_per_1000",
                  "features_outside", "zones_used"),
     headline=headline,

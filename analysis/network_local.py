@@ -15,9 +15,10 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from analysis.network_build import Network
+from analysis.network_build import Network, csr
 from analysis.network_paths import Snapped, with_sources
 from layers.feedback import Feedback, ensure
+from layers.gil import breathe
 
 #: About this many sources per bounded search.
 GROUP = 128
@@ -27,6 +28,9 @@ CELL_LIMITS = 4.0
 MAX_ENTRIES = 4_000_000
 #: A stored distance of exactly 0 m (absent entries of a sparse matrix mean "farther").
 ZERO_M = 1e-9
+#: A group of sources whose box holds more nodes than this is split in two (a long limit in a dense
+#: city): every single numpy or scipy step of a search stays short, so the window never waits long.
+MAX_BOX_NODES = 20_000
 
 
 def local_searches(network: Network, sources: Snapped, rows: np.ndarray, limit_m: float,
@@ -55,33 +59,53 @@ def local_searches(network: Network, sources: Snapped, rows: np.ndarray, limit_m
     node_order, node_x = _nodes_by_x(network)
     local = np.full(n + 1, -1, np.int64)
     u, v, length = network.edge_u, network.edge_v, network.edge_len_m
-    for done, g in enumerate(groups):
-        fb.check_cancelled()
+    for done, group in enumerate(groups):
+        for g, nodes in _boxes(network, xy, group, float(limit_m), node_order, node_x):
+            fb.check_cancelled()
+            breathe()
+            m = len(nodes)
+            local[nodes] = np.arange(m)
+            sub = _subgraph(graph, nodes, local)
+            padded = csr(sub.data, sub.indices, np.r_[sub.indptr, sub.indptr[-1]], (m + 1, m + 1))
+            step = max(1, MAX_ENTRIES // (m + 1))  # a long limit over a big city: fewer sources per search
+            for part in range(0, len(g), step):
+                src = rows[g[part:part + step]]
+                e, al = sources.edge[src], sources.along_m[src]
+                lu, lv = local[u[e]], local[v[e]]
+                lu = np.where(lu < 0, m, lu)  # an end outside the box is farther than the limit: to the dummy node
+                lv = np.where(lv < 0, m, lv)
+                aug = with_sources(padded, lu, lv, al, length[e] - al)
+                dist = dijkstra(aug, directed=True, indices=np.arange(m + 1, m + 1 + len(src)), limit=limit_m)
+                dist = dist[:, : m + 1]
+                dist[:, m] = np.inf
+                yield src, nodes, dist
+                fb.check_cancelled()
+                breathe()
+            local[nodes] = -1
+        fb.progress((done + 1) / len(groups), "Walking distances")
+
+
+def _boxes(network: Network, xy: np.ndarray, g: np.ndarray, limit_m: float, node_order: np.ndarray,
+           node_x: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(sources, nodes)``: the group ``g`` (positions into ``xy``) with the sorted nodes of its box
+    widened by ``limit_m``; a group whose box holds more than ``MAX_BOX_NODES`` nodes is split in two
+    along its longer side, again and again (one source always searches its whole box)."""
+    todo = [g]
+    while todo:
+        g = todo.pop()
         gxy = xy[g]
         box_lo, box_hi = gxy.min(axis=0) - limit_m, gxy.max(axis=0) + limit_m
         a, b = np.searchsorted(node_x, [box_lo[0], box_hi[0]], side="left")
         cand = node_order[a:b]
         y = network.node_xy[cand, 1]
-        nodes = np.sort(cand[(y >= box_lo[1]) & (y <= box_hi[1])])
-        m = len(nodes)
-        local[nodes] = np.arange(m)
-        sub = _subgraph(graph, nodes, local)
-        padded = sp.csr_matrix((sub.data, sub.indices, np.r_[sub.indptr, sub.indptr[-1]]), shape=(m + 1, m + 1))
-        step = max(1, MAX_ENTRIES // (m + 1))  # a long limit over a big city: fewer sources per search
-        for part in range(0, len(g), step):
-            src = rows[g[part:part + step]]
-            e, al = sources.edge[src], sources.along_m[src]
-            lu, lv = local[u[e]], local[v[e]]
-            lu = np.where(lu < 0, m, lu)  # an end outside the box is farther than the limit: to the dummy node
-            lv = np.where(lv < 0, m, lv)
-            aug = with_sources(padded, lu, lv, al, length[e] - al)
-            dist = dijkstra(aug, directed=True, indices=np.arange(m + 1, m + 1 + len(src)), limit=limit_m)
-            dist = dist[:, : m + 1]
-            dist[:, m] = np.inf
-            yield src, nodes, dist
-            fb.check_cancelled()
-        local[nodes] = -1
-        fb.progress((done + 1) / len(groups), "Walking distances")
+        nodes = cand[(y >= box_lo[1]) & (y <= box_hi[1])]
+        if len(nodes) > MAX_BOX_NODES and len(g) > 1:
+            axis = int(np.argmax(box_hi - box_lo))
+            order = g[np.argsort(gxy[:, axis], kind="stable")]
+            half = len(order) // 2
+            todo += [order[half:], order[:half]]  # the first half next
+            continue
+        yield g, np.sort(nodes)
 
 
 def point_distances_within(network: Network, a: Snapped, b: Snapped, limit_m: float, *,
@@ -127,6 +151,7 @@ def point_distances_within(network: Network, a: Snapped, b: Snapped, limit_m: fl
                 rows.append(src[i])
                 cols.append(cand[s][j])
                 vals.append(d[i, j])
+                breathe()
         i, j, d = _same_edge_pairs(a, a_ok, b, b_ok, limit)
         rows.append(i)
         cols.append(j)
@@ -159,7 +184,7 @@ def _subgraph(graph: sp.csr_matrix, nodes: np.ndarray, local: np.ndarray) -> sp.
     col = local[graph.indices[offsets]]
     keep = col >= 0
     indptr = np.r_[0, np.cumsum(np.bincount(row[keep], minlength=len(nodes)))]
-    return sp.csr_matrix((graph.data[offsets][keep], col[keep], indptr), shape=(len(nodes), len(nodes)))
+    return csr(graph.data[offsets][keep], col[keep], indptr, (len(nodes), len(nodes)))
 
 
 def _same_edge_pairs(a: Snapped, a_ok: np.ndarray, b: Snapped, b_ok: np.ndarray, limit: float):
@@ -184,10 +209,25 @@ def _min_matrix(rows, cols, vals, shape) -> sp.csr_matrix:
         return sp.csr_matrix(shape)
     key = r.astype(np.int64) * shape[1] + c  # one integer key: one sort, not a three-key lexsort
     order = np.argsort(key)
+    breathe()
     key, d = key[order], d[order]
     start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     d = np.maximum(np.minimum.reduceat(d, start), ZERO_M)  # the shortest of repeated pairs
     key = key[start]
+    breathe()
     r, c = key // shape[1], key % shape[1]
     indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=shape[0]))]
-    return sp.csr_matrix((d, c, indptr), shape=shape)
+    out = csr(d, c, indptr, shape)
+    out.has_sorted_indices = True  # sorted by (row, column) and without repeats: canonical
+    out.has_canonical_format = True
+    return out
+
+
+def csr_from_entries(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+    """The (n, n) CSR graph of the directed edges ``rows -> cols`` of weights ``vals``, in row order
+    (a stable sort by row): repeated pairs are kept apart, not summed (a shortest-path search takes
+    the shortest of them), so no ``sum_duplicates`` pass over the whole graph holding the GIL."""
+    order = np.argsort(rows, kind="stable")
+    breathe()
+    indptr = np.r_[0, np.cumsum(np.bincount(rows, minlength=n))]
+    return csr(vals[order], cols[order], indptr, (n, n))

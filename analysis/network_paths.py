@@ -18,14 +18,15 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
-from analysis.network_build import Network
+from analysis.network_build import Network, csr
 from layers.feedback import Feedback, ensure
+from layers.gil import breathe
 
 #: Pieces of segments indexed for snapping are at most this long (metres), and K are looked at.
 INDEX_PIECE_M = 20.0
 K_NEAREST = (16,)
 #: Points snapped at a time.
-SNAP_CHUNK = 50_000
+SNAP_CHUNK = 20_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +103,10 @@ def _nearest_on_edges(network: Network, p: np.ndarray, max_d: float, min_piece_m
     (and of the largest piece) count."""
     n = len(p)
     if n > SNAP_CHUNK:  # the (points x K) work arrays of a whole big layer would not fit in the caches
-        parts = [_nearest_on_edges(network, p[i:i + SNAP_CHUNK], max_d, min_piece_m) for i in range(0, n, SNAP_CHUNK)]
+        parts = []
+        for i in range(0, n, SNAP_CHUNK):
+            parts.append(_nearest_on_edges(network, p[i:i + SNAP_CHUNK], max_d, min_piece_m))
+            breathe()
         return tuple(np.concatenate([part[j] for part in parts]) for j in range(4))
     edge = np.full(n, -1, np.int64)
     along, best, xy = np.full(n, np.nan), np.full(n, np.nan), np.full((n, 2), np.nan)
@@ -256,7 +260,7 @@ def with_sources(graph: sp.csr_matrix, to_u: np.ndarray, to_v: np.ndarray, w_u: 
     indptr = np.concatenate([graph.indptr, graph.indptr[-1] + np.cumsum(counts)])
     indices = np.concatenate([graph.indices, cols[keep]])
     values = np.concatenate([graph.data, data[keep]])
-    return sp.csr_matrix((values, indices, indptr), shape=(n + m, n + m))
+    return csr(values, indices, indptr, (n + m, n + m))
 
 
 def same_edge_nearest(o_edge: np.ndarray, o_along: np.ndarray, t_edge: np.ndarray, t_along: np.ndarray,

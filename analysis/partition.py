@@ -66,6 +66,8 @@ MARGIN_M = 10.0
 TILE_ROWS = 50_000
 #: Each further round widens the halo this many times.
 GROWTH = 4.0
+#: The ``ids`` of the task that reads a file's rows without geometry.
+MISSING = "missing"
 
 
 @dataclass
@@ -84,6 +86,7 @@ class TileTask:
     demand_source: FileSource | None = None
     context: dict = field(default_factory=dict)  # role -> (gdf, ids) in memory, or a FileSource
     return_rows: bool = False
+    missing: bool = False  # the file's rows without geometry (no box selects them)
 
 
 @dataclass
@@ -101,10 +104,13 @@ def run_tile(task: TileTask) -> TileResult:
     if task.demand is not None:
         demand, ids = task.demand, task.ids
     else:
-        demand, ids = task.demand_source.select(task.box)
+        demand, ids = (task.demand_source.select_missing() if task.missing
+                       else task.demand_source.select(task.box))
         pts = origins(demand)
         xy = _xy(pts)
-        if task.ids is not None:
+        if task.missing:
+            keep = np.ones(len(ids), bool)
+        elif task.ids is not None:
             keep = np.isin(ids, task.ids)
         else:
             x0, y0, x1, y1 = task.box
@@ -113,15 +119,18 @@ def run_tile(task: TileTask) -> TileResult:
     wide = widen(task.box, task.halo_m)
     context = {}
     for role, value in task.context.items():
-        gdf, cids = value.select(None if task.whole else wide) if isinstance(value, FileSource) else value
+        gdf, cids = value.select_lines(None if task.whole else wide) if isinstance(value, FileSource) else value
         context[role] = (gdf.reset_index(drop=True), np.asarray(cids))
+    context["__box"] = task.box  # the tile's own box (the halo is around it)
     tile_fn, _halo = adapter.PASSES[task.role]
     columns, certain = tile_fn(demand.reset_index(drop=True), context, task.params,
                                np.inf if task.whole else task.halo_m - MARGIN_M)
     columns.index = ids
     xy = _xy(origins(demand))
     rows = demand.set_axis(ids) if task.return_rows else None
-    return TileResult(ids, columns, np.asarray(certain, bool) | task.whole, xy, rows)
+    # a feature without geometry has the same (empty) answer whatever the context
+    certain = np.asarray(certain, bool) | task.whole | ~np.isfinite(xy).all(axis=1)
+    return TileResult(ids, columns, certain, xy, rows)
 
 
 class LocalEngine:
@@ -169,6 +178,11 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
              if r in part.global_roles}
     if hasattr(adapter, "prepare"):  # global choices made once (a column, the list of kinds), checked as a whole
         parsed = {**parsed, **adapter.prepare(whole, parsed)}
+    if hasattr(adapter, "global_task"):  # figures of the whole area (e.g. the whole network's pieces), on one worker
+        fb.progress(0.0, "Looking at the whole area on one worker")
+        inputs = {r: sources[r] for r in adapter.GLOBAL_INPUTS if r in sources}
+        (extra,) = list(engine.map(_global_run, [(adapter_name, inputs, parsed)], fb))
+        parsed = {**parsed, **extra}
     passes = list(adapter.PASSES)
     merged = {}
     for k, role in enumerate(passes):
@@ -199,6 +213,7 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
         pending = [(ids, _box(xy[ids])) for ids in _chunks(hilbert_order(xy), tile_rows)]
     else:
         pending = [(None, box) for box in _grid_tiles(source, tile_rows)]
+        pending.append((MISSING, pending[0][1]))
     round_no = 0
     while pending:
         whole = _covers(widen_all(pending, halo), extent)
@@ -249,8 +264,9 @@ def _task(adapter, role, source, context, params, ids, box, halo, whole, in_memo
                else s) for r, s in context.items()}
     if in_memory:
         return TileTask(adapter, role, box, halo, whole, params, ids=ids, demand=source.rows(ids), context=ctx)
-    return TileTask(adapter, role, box, halo, whole, params, ids=ids, demand_source=source, context=ctx,
-                    return_rows=True)
+    missing = ids is MISSING
+    return TileTask(adapter, role, box, halo, whole, params, ids=None if missing else ids, demand_source=source,
+                    context=ctx, return_rows=True, missing=missing)
 
 
 def _is_lines(source: FrameSource) -> bool:
@@ -331,6 +347,13 @@ def _check_files(spec: Analysis, files: dict, frames: dict) -> None:
             raise CityDeskError("layers read tile by tile must all be in one metric CRS already",
                                 source=", ".join(files) or spec.id,
                                 fix="Reproject the files to one projected CRS (e.g. with ogr2ogr -t_srs)")
+
+
+def _global_run(task) -> dict:
+    """On one worker: the adapter's ``global_task`` with every input layer read whole."""
+    adapter, sources, params = task
+    layers = {r: s.select(None) for r, s in sources.items()}
+    return importlib.import_module(adapter).global_task(layers, params)
 
 
 def _whole_run(task) -> AnalysisResult:

@@ -13,6 +13,7 @@ so consecutive runs of it make compact tiles.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import geopandas as gpd
@@ -54,38 +55,57 @@ class FrameSource:
         return self.gdf.iloc[ids]
 
     def select_lines(self, box: Box | None, join_m: float = JOIN_M) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-        """Like :meth:`select`, plus every line whose end lies within ``join_m`` of an end of a
-        selected line, and so on: the network builder joins such ends into one point, moving the
-        ends of the lines (and so their whole first or last segment); with every line of each
-        such cluster present, the tile's lines end exactly where they do in the whole layer."""
+        """Like :meth:`select`, plus every line with an end in the same cluster of line ends (ends
+        within ``join_m`` of each other, transitively) as an end of a selected line: the network
+        builder moves the ends of a cluster to its first end (in layer order), which moves the
+        whole first or last segment of a line; with every end of each such cluster present, the
+        tile's lines end exactly where they do in the whole layer. Only the clusters of the
+        selected lines' own ends are completed (the added lines lie outside the box, so where
+        their far ends go does not matter)."""
         gdf, ids = self.select(box)
         if box is None or len(ids) == 0:
             return gdf, ids
         ends_xy, owner, tree = self._ends()
-        chosen = np.zeros(len(self.gdf), bool)
-        chosen[ids] = True
-        frontier = ids
-        while len(frontier):
-            pts = ends_xy[np.isin(owner, frontier)]
-            near = np.unique(owner[np.concatenate([np.asarray(h, np.int64) for h in
-                                                   tree.query_ball_point(pts, join_m)] + [np.empty(0, np.int64)])])
-            frontier = near[~chosen[near]]
-            chosen[frontier] = True
-        ids = np.flatnonzero(chosen)
+        if tree is None:
+            return gdf, ids
+        seed = np.flatnonzero(np.isin(owner, ids))
+        cluster = end_cluster(tree, ends_xy, seed, join_m)
+        ids = np.union1d(ids, owner[cluster])
         return self.gdf.iloc[ids], ids
 
     def _ends(self):
         if not hasattr(self, "_end_index"):
             from scipy.spatial import cKDTree
 
-            parts, owner = shapely.get_parts(self.gdf.geometry.to_numpy(), return_index=True)
-            lines = shapely.get_type_id(parts) == 1
-            parts, owner = parts[lines], owner[lines]
-            xy = np.concatenate([shapely.get_coordinates(shapely.get_point(parts, 0)),
-                                 shapely.get_coordinates(shapely.get_point(parts, -1))])
-            owner = np.concatenate([owner, owner])
+            xy, owner = line_ends(self.gdf.geometry.to_numpy())
             self._end_index = (xy, owner, cKDTree(xy) if len(xy) else None)
         return self._end_index
+
+
+def line_ends(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The start and end points (n, 2) of the line parts of ``geoms`` and the row of each."""
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    lines = np.isin(shapely.get_type_id(parts), (1, 2)) & ~shapely.is_empty(parts)
+    parts, owner = parts[lines], owner[lines]
+    if len(parts) == 0:
+        return np.empty((0, 2)), np.empty(0, np.int64)
+    xy = np.concatenate([shapely.get_coordinates(shapely.get_point(parts, 0)),
+                         shapely.get_coordinates(shapely.get_point(parts, -1))])
+    return xy, np.concatenate([owner, owner]).astype(np.int64)
+
+
+def end_cluster(tree, xy: np.ndarray, seed: np.ndarray, join_m: float) -> np.ndarray:
+    """The ends (indices into ``xy``, indexed by ``tree``) linked to the ``seed`` ends by chains of
+    ends at most ``join_m`` apart."""
+    seen = np.zeros(len(xy), bool)
+    seen[seed] = True
+    frontier = np.asarray(seed, np.int64)
+    while len(frontier):
+        hits = tree.query_ball_point(xy[frontier], join_m)
+        near = np.unique(np.concatenate([np.asarray(h, np.int64) for h in hits] + [np.empty(0, np.int64)]))
+        frontier = near[~seen[near]]
+        seen[frontier] = True
+    return np.flatnonzero(seen)
 
 
 class FileSource:
@@ -131,7 +151,7 @@ class FileSource:
         for k, (part, pb) in enumerate(zip(self.parts, self.part_bounds, strict=True)):
             if box is not None and (pb[0] > box[2] or pb[2] < box[0] or pb[1] > box[3] or pb[3] < box[1]):
                 continue
-            gdf = gpd.read_parquet(part)
+            gdf = _read_part(part)
             rows = np.arange(len(gdf))
             if box is not None:
                 b = shapely.bounds(gdf.geometry.to_numpy())
@@ -143,6 +163,112 @@ class FileSource:
             empty = gpd.read_parquet(self.parts[0]).iloc[:0]
             return empty, np.empty(0, np.int64)
         return gpd.GeoDataFrame(_concat(frames), crs=self.crs), np.concatenate(ids)
+
+
+    def select_lines(self, box: Box | None, join_m: float = JOIN_M) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        """:meth:`select`, completed like :meth:`FrameSource.select_lines` when the layer holds lines:
+        the clusters of the selected lines' ends are read around those ends (small boxes, read
+        again until every end of the clusters lies inside a box already read, so that every line
+        with an end near it has been seen)."""
+        gdf, ids = self.select(box)
+        if box is None or len(ids) == 0:
+            return gdf, ids
+        xy, owner = line_ends(gdf.geometry.to_numpy())
+        if len(xy) == 0:
+            return gdf, ids
+        from scipy.spatial import cKDTree
+
+        pool, pool_ids, read = [gdf], [ids], [box]
+        seed_ids = ids
+        while True:
+            frame = _concat(pool) if len(pool) > 1 else pool[0]
+            all_ids = np.concatenate(pool_ids)
+            all_ids, first = np.unique(all_ids, return_index=True)
+            frame = frame.iloc[first]
+            xy, owner = line_ends(frame.geometry.to_numpy())
+            cluster = end_cluster(cKDTree(xy), xy, np.flatnonzero(np.isin(all_ids[owner], seed_ids)), join_m)
+            outside = cluster[~_inside_any(xy[cluster], read, join_m)]
+            if len(outside) == 0:
+                break
+            boxes = _end_boxes(xy[outside], 2.0 * join_m)
+            more, more_ids = self.select_boxes(boxes)
+            pool, pool_ids = [frame, more], [all_ids, more_ids]
+            read += boxes
+        keep = np.union1d(seed_ids, all_ids[owner[cluster]])
+        rows = np.searchsorted(all_ids, keep)
+        return frame.iloc[rows].reset_index(drop=True), keep
+
+    def select_boxes(self, boxes: list[Box]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        """The features meeting any of ``boxes`` (each once, in id order)."""
+        if self.parts is None:
+            got = [self.select(b) for b in boxes]
+            frame = _concat([g for g, _ in got])
+            ids = np.concatenate([i for _, i in got])
+        else:
+            frames, id_parts = [], []
+            b = np.array(boxes, float)
+            for k, (part, pb) in enumerate(zip(self.parts, self.part_bounds, strict=True)):
+                if not ((b[:, 0] <= pb[2]) & (b[:, 2] >= pb[0]) & (b[:, 1] <= pb[3]) & (b[:, 3] >= pb[1])).any():
+                    continue
+                g = _read_part(part)
+                fb = shapely.bounds(g.geometry.to_numpy())
+                hit = np.zeros(len(g), bool)
+                for x0, y0, x1, y1 in b:
+                    hit |= (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
+                rows = np.flatnonzero(hit)
+                frames.append(g.iloc[rows])
+                id_parts.append((np.int64(k) << 32) + rows)
+            if not frames:
+                return self.select((0.0, 0.0, -1.0, -1.0))
+            frame, ids = _concat(frames), np.concatenate(id_parts)
+        ids, first = np.unique(ids, return_index=True)
+        return gpd.GeoDataFrame(frame.iloc[first].reset_index(drop=True), crs=self.crs), ids
+
+    def select_missing(self) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        """The features without a geometry (or with an empty one), which no box selects."""
+        if self.parts is None:
+            info = pyogrio.read_info(self.path, layer=self.layer)
+            geom = info.get("geometry_name") or "geom"
+            gdf = pyogrio.read_dataframe(self.path, layer=self.layer, fid_as_index=True,
+                                         where=f'"{geom}" IS NULL OR ST_IsEmpty("{geom}")')
+            gdf = gdf.sort_index()
+            return gdf.reset_index(drop=True), gdf.index.to_numpy(dtype=np.int64)
+        frames, ids = [], []
+        for k, part in enumerate(self.parts):
+            g = _read_part(part)
+            geoms = g.geometry.to_numpy()
+            rows = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            frames.append(g.iloc[rows])
+            ids.append((np.int64(k) << 32) + rows)
+        return gpd.GeoDataFrame(_concat(frames), crs=self.crs), np.concatenate(ids)
+
+
+def _inside_any(xy: np.ndarray, boxes: list[Box], by: float) -> np.ndarray:
+    """Whether each point lies at least ``by`` inside one of ``boxes``."""
+    inside = np.zeros(len(xy), bool)
+    for x0, y0, x1, y1 in boxes:
+        inside |= (xy[:, 0] >= x0 + by) & (xy[:, 0] <= x1 - by) & (xy[:, 1] >= y0 + by) & (xy[:, 1] <= y1 - by)
+    return inside
+
+
+def _end_boxes(xy: np.ndarray, by: float, cell_m: float = 250.0) -> list[Box]:
+    """Boxes around the points ``xy``, one per occupied ``cell_m`` grid cell (few reads)."""
+    cell = np.floor(xy / cell_m).astype(np.int64)
+    _, group = np.unique(cell, axis=0, return_inverse=True)
+    group = group.ravel()
+    boxes = []
+    for g in range(group.max() + 1):
+        p = xy[group == g]
+        lo, hi = p.min(axis=0), p.max(axis=0)
+        boxes.append((float(lo[0] - by), float(lo[1] - by), float(hi[0] + by), float(hi[1] + by)))
+    return boxes
+
+
+@functools.lru_cache(maxsize=4)
+def _read_part(path: str) -> gpd.GeoDataFrame:
+    """A GeoParquet partition, decoded once per worker while it is among the last few used
+    (consecutive tiles, in Hilbert order, read the same partitions; the memory stays bounded)."""
+    return gpd.read_parquet(path)
 
 
 def _concat(frames):

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from layers.layer import Layer, geometry_kind
-from layers.style import NO_VALUE, Style, category_keys, symbolize
+from layers.style import NO_VALUE, Style, category_keys
+from reports.symbology import symbology as symbolize
 
 
 @dataclass(frozen=True)

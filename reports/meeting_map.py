@@ -22,14 +22,15 @@ from layers.errors import CityDeskError
 from layers.feedback import Feedback, ensure
 from layers.layer import Layer
 from layers.writers import atomic_path
-from reports.map_draw import PX_TO_PT, bounds_of, draw_layers, prepared
+from reports.map_draw import PX_TO_PT, bounds_of, draw_symbolized, prepared, symbolized
 
 PAPERS = {"A4": (8.27, 11.69), "A3": (11.69, 16.54)}  # portrait width, height in inches
 FORMATS = ("pdf", "svg", "png")
 MARGIN_IN = 0.45
 FONT = "DejaVu Sans"
 #: One font for every text, embedded in PDFs as TrueType (Type 42), kept as text in SVGs.
-RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "font.family": FONT, "path.simplify": True}
+RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "font.family": FONT, "path.simplify": True,
+      "pdf.compression": 3}  # zlib level 3: half the time of the default 6, a tenth larger
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,9 @@ def _compose(layers, crs, options: MapOptions, fb):
     legend_ax.axis("off")
     legend_ax.set_gid("legend-panel")
 
-    fb.progress(0.15, "Drawing the layers")
-    entries = draw_layers(ax, shown, scale=s)
+    fb.progress(0.15, "Classifying the layers")
+    drawn = symbolized(shown)
+    entries = [(layer, kind, sym.legend) for layer, _, kind, sym in drawn]
     fb.check_cancelled()
     ax.set_xticks([])
     ax.set_yticks([])
@@ -144,6 +146,10 @@ def _compose(layers, crs, options: MapOptions, fb):
             legend_ax.set_position(_frac(panel, w, h))
     extent = options.extent or bounds_of([gdf for _, gdf in shown]) or (0.0, 0.0, 1000.0, 1000.0)
     set_extent(ax, extent, map_box)
+    fb.progress(0.3, "Drawing the layers")
+    (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
+    draw_symbolized(ax, drawn, scale=s, extent=(x0, y0, x1, y1), pixel=(x1 - x0) / (map_box[2] * options.dpi))
+    fb.check_cancelled()
     scale_bar(ax, crs, map_box[2], s)
     north_arrow(ax, s)
     fb.progress(0.8, "Map composed")

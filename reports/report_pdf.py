@@ -68,9 +68,7 @@ class Flow:
         self.y += 0.12
 
     def image(self, png: bytes, max_h: float, caption: str = "") -> None:
-        from matplotlib.image import imread
-
-        array = imread(io.BytesIO(png), format="png")
+        array = _pixels(png)
         ih, iw = array.shape[:2]
         w = CW
         h = w * ih / iw
@@ -135,6 +133,18 @@ class Flow:
                 pdf.savefig(fig)
         self._rc.__exit__(None, None, None)
         return out
+
+
+def _pixels(png: bytes):
+    """The PNG's pixels as 8-bit RGB (RGBA only when it has transparency): matplotlib's own
+    reader makes floats, and an opaque alpha channel would be written as a second image."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        image = image.convert("RGBA")
+        array = np.asarray(image)
+    return array[:, :, :3] if (array[:, :, 3] == 255).all() else array
 
 
 def _rule(fig, y, color="#bbbbbb"):

@@ -19,7 +19,7 @@ from pyproj import CRS
 from layers.crs import metric_crs
 from layers.feedback import Feedback, ensure
 from layers.layer import Layer, geometry_kind
-from layers.style import symbolize
+from reports.symbology import symbology as symbolize
 
 #: 6 decimals of a degree are about 0.1 m on the ground: finer than any city layer is drawn.
 COORD_DECIMALS = 6

@@ -1,0 +1,72 @@
+"""The analysis dialog's Engine group (issue 10): a run on a local Dask cluster of 2 workers,
+chosen in the dialog, gives the same result as the run on this computer."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from PySide6.QtCore import Qt
+from shapely.geometry import box
+
+from analysis.runner import run_analysis
+from app.engine_choice import CLUSTER_ADDRESS, CLUSTER_LOCAL, LOCAL, EngineChoice
+from layers.layer import Layer, Source
+from layers.project import load_project
+from layers.style import Style
+from layers.writers import write_layers
+from tests.app.qt_city import CRS, PARK, open_and_wait
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.usefixtures("isolated_settings")
+
+HOME_X = [PARK[2] + d for d in (110, 260, 360, 1010)]
+
+
+@pytest.fixture
+def homes_project(city_project):
+    homes = gpd.GeoDataFrame({"residents": [10, 20, 30, 40]},
+                             geometry=[box(x, 6672190, x + 20, 6672210) for x in HOME_X], crs=CRS)
+    gpkg = write_layers({"homes": homes}, city_project.parent / "homes.gpkg")
+    project = load_project(city_project)
+    project.layers.insert(0, Layer("homes", homes, Source(str(gpkg), "homes"), "buildings", Style(fill="#888888")))
+    project.save(city_project)
+    return city_project
+
+
+def test_the_engine_box_offers_this_computer_a_local_cluster_or_an_address(qtbot):
+    from app.engine_choice import engine_box
+
+    engine = engine_box()
+    qtbot.addWidget(engine)
+    assert [engine.kind.itemData(i) for i in range(engine.kind.count())] == [LOCAL, CLUSTER_LOCAL, CLUSTER_ADDRESS]
+    assert engine.choice() == EngineChoice() and not engine.workers.isEnabled() and not engine.address.isEnabled()
+    engine.kind.setCurrentIndex(2)
+    engine.address.setText(" tcp://10.0.0.5:8786 ")
+    assert engine.address.isEnabled() and not engine.workers.isEnabled()
+    assert engine.choice() == EngineChoice(CLUSTER_ADDRESS, 2, "tcp://10.0.0.5:8786")
+    assert engine.choice().label() == "the cluster at tcp://10.0.0.5:8786"
+
+
+def test_a_run_on_a_local_cluster_equals_the_normal_run(window, qtbot, homes_project):
+    open_and_wait(qtbot, window, homes_project)
+    window.analyses.fill_menu()
+    next(a for a in window.analyses.menu.actions() if a.objectName() == "analysis_coverage").trigger()
+    dialog = window.analyses.dialog
+    dialog.pickers["targets"].setCurrentIndex(dialog.pickers["targets"].findText("park"))
+    engine = dialog.engine_box
+    engine.kind.setCurrentIndex(engine.kind.findData(CLUSTER_LOCAL))
+    engine.workers.setValue(2)
+    assert engine.workers.isEnabled() and not engine.address.isEnabled()
+    dialog.grab().save("/tmp/engine_dialog.png")
+    with qtbot.waitSignal(window.analyses.resultAdded, timeout=90000) as blocker:
+        qtbot.mouseClick(dialog.run_button, Qt.MouseButton.LeftButton)
+    entry = blocker.args[0]
+    project = load_project(homes_project)
+    layers = {lay.name: lay.gdf for lay in project.layers}
+    normal = run_analysis("coverage", {"buildings": layers["homes"], "targets": layers["park"]}, {})
+    result = window.project.layers[0].gdf
+    pd.testing.assert_frame_equal(pd.DataFrame(result.drop(columns="geometry")),
+                                  pd.DataFrame(normal.layers["buildings"].drop(columns="geometry")))
+    assert result["covered"].tolist() == [True, True, False, False]
+    assert entry.summary == pytest.approx(normal.summary)
