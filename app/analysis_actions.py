@@ -16,8 +16,9 @@ from PySide6.QtWidgets import QDockWidget, QMessageBox
 
 import analysis.runner as runner
 from analysis.registry import Analysis, analyses, get
+from analysis.wording import headline
 from app.analysis_dialog import RESULTS, AnalysisDialog, Request
-from app.analysis_panel import ResultEntry, ResultsPanel, headline
+from app.analysis_panel import ResultEntry, ResultsPanel
 from app.render import CACHE
 from app.result_store import entry_from_dict, entry_to_dict
 from layers.errors import CityDeskError

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from analysis.params import Param, Role
 from analysis.registry import Analysis
-from app.analysis_panel import param_label
+from analysis.wording import param_label
 from app.engine_choice import EngineChoice, engine_box
 from layers.errors import CityDeskError
 from layers.layer import ROLES, Layer

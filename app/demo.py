@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analysis.registry import analyses, get
+from analysis.wording import headline
 from layers.errors import CityDeskError
 from layers.feedback import Feedback, SubFeedback, ensure
 from layers.layer import Layer
@@ -62,7 +63,7 @@ def run_demo(out_dir: Path, *, feedback: Feedback | None = None,
         for name, gdf in result.layers.items():
             result_layers.append(Layer(f"{slug}__{name}", gdf, role="other", style=styles.get(name, Style())))
         summaries.append({"title": run.title, **result.summary_dict()})
-        log(f"  {run.title or run.analysis}: " + _headline(result.summary))
+        log(f"  {run.title or run.analysis}: " + headline(result.summary, run.analysis))
     fb.progress(0.5, "Writing the results GeoPackage")
     written.append(_write_results(result_layers, out_dir / "results.gpkg"))
     summary_path = out_dir / "summary.json"
@@ -107,26 +108,6 @@ def _write_results(layers: list[Layer], path: Path) -> Path:
         return write_layers({lay.name: lay.gdf for lay in layers}, path)
     export_layers(layers, path, styles=True)
     return path
-
-
-def _headline(summary) -> str:
-    if "covered_share" in summary:
-        return (f"{summary['covered_share'] * 100:.1f} % of residents covered "
-                f"({summary['residents_not_covered']:,.0f} residents not covered)")
-    if "share_all_in_reach" in summary:  # age-friendly
-        return (f"{summary['share_all_in_reach'] * 100:.1f} % of residents reach every destination "
-                f"({summary.get('share_all_rest_in_reach', 0.0) * 100:.1f} % with rests every "
-                f"{summary.get('rest_max_m', 200):,.0f} m); mean score {summary.get('mean_score', 0.0):.0f} / 100")
-    shown = [(k, v) for k, v in summary.items() if isinstance(v, int | float) and not isinstance(v, bool)][:3]
-    return ", ".join(_figure(k, v) for k, v in shown)
-
-
-def _figure(key: str, value: float) -> str:
-    """One figure as the results panel shows it: shares in %, large numbers whole."""
-    label = key.replace("_", " ")
-    if "share" in key.split("_") or key.endswith("_fraction"):
-        return f"{label}: {value * 100:.1f} %"
-    return f"{label}: {value:,.0f}" if abs(value) >= 10 else f"{label}: {value:.3g}"
 
 
 def _slug(text: str, index: int) -> str:

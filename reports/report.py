@@ -109,7 +109,7 @@ def _section(project, title, spec, analysis_id, summary, params, inputs, *, resu
     section = Section(
         title=title or (spec.title if spec else analysis_id), analysis=analysis_id,
         analysis_title=spec.title if spec else analysis_id, description=spec.description if spec else "",
-        sentences=say.sentences(spec, summary, params, inputs), figures=say.key_figures(summary),
+        sentences=say.sentences(spec, summary, params, inputs), figures=say.key_figures(summary, spec=spec),
         params=_params(spec, params), sources=list(spec.sources) if spec else [], inputs=inputs, summary=summary)
     if result is None or not result.layers:
         section.table_note = "No map or table: the saved figures carry no layers."

@@ -3,22 +3,27 @@ template per analysis): the patterns are the summary's key names, shared by the 
 (``covered_share`` with ``residents_not_covered``; ``*_before`` / ``*_after``; ``share_*``). An
 analysis may declare its own ``sentences(summary, params, inputs) -> list[str]`` on its spec.
 
-Numbers are formatted by :func:`figure` everywhere (text, tables, slides), so they agree.
+Numbers and labels are the window's (:mod:`analysis.figures`, :mod:`analysis.wording`), so the
+report, the slides and the Results panel say the same thing in the same words.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from analysis.figures import format_value, thousands
+from analysis.wording import headline as wording_headline
+from analysis.wording import label_of
+
 #: Input roles that are the population or the network, not the thing people walk to.
 _BASE_ROLES = ("buildings", "streets", "grid", "features", "origins", "sensors", "reports")
 
 
 def number(value: float) -> str:
-    """A count or amount as people read it: 4,336 · 12.5 · 0.42."""
+    """A count or amount as people read it: 4 336 · 12.5 · 0.42."""
     value = float(value)
     if abs(value) >= 100 or value.is_integer():
-        return f"{value:,.0f}"
+        return thousands(round(value))  # 4 336, as the window writes it
     return f"{value:,.3g}" if abs(value) < 1 else f"{value:,.1f}"
 
 
@@ -33,23 +38,25 @@ def is_share(key: str) -> bool:
 
 
 def figure(key: str, value: object) -> str:
-    """One summary value as text: shares as percentages, numbers with thousands separators."""
+    """One summary value as text, as the window shows it (:func:`analysis.figures.format_value`):
+    shares as percentages, residents whole, metres with their unit."""
     if isinstance(value, bool) or value is None:
         return str(value)
-    if isinstance(value, int | float):
-        return percent(value) if is_share(key) else number(value)
-    return str(value)
+    return format_value(key, value)
 
 
 def label(key: str) -> str:
-    return key.replace("_", " ").replace(" m", " (m)").strip().capitalize() if key.endswith("_m") else \
-        key.replace("_", " ").strip().capitalize()
+    """A summary key as words, as the window labels it (:func:`analysis.wording.label_of`)."""
+    return label_of(key)
 
 
-def key_figures(summary: Mapping, limit: int = 8) -> list[tuple[str, str]]:
-    """(label, text) of the summary's numbers and short texts, in the summary's order."""
+def key_figures(summary: Mapping, limit: int = 8, spec=None) -> list[tuple[str, str]]:
+    """(label, text) of the analysis's declared key figures (``Analysis.key_figures``), else of the
+    summary's numbers and short texts in its order; at most ``limit``."""
+    declared = [k for k in (getattr(spec, "key_figures", ()) or ()) if k in summary]
     out = []
-    for key, value in summary.items():
+    for key in declared or list(summary):
+        value = summary[key]
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int | float) or (isinstance(value, str) and len(value) <= 40):
@@ -70,7 +77,13 @@ def sentences(spec, summary: Mapping, params: Mapping, inputs: Mapping) -> list[
                 return found
         except Exception:  # a broken sentence function must not stop the report
             pass
-    out = _coverage(summary, params, inputs) + _before_after(summary) + _shares(summary)
+    out = _coverage(summary, params, inputs)  # names the layer walked to: more telling than the headline
+    if spec is not None and getattr(spec, "headline", None) is not None:
+        answer = wording_headline(summary, spec.id)  # the one-line answer the window shows
+        if answer and not out:
+            out.append(answer.rstrip(".") + ".")
+    else:
+        out += _before_after(summary) + _shares(summary)
     if not out:
         out = ["; ".join(f"{name}: {text}" for name, text in key_figures(summary, 4)) + "."]
     return out

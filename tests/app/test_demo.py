@@ -88,10 +88,11 @@ def test_demo_report_figures_match_the_summaries(demo):
     assert "http://" not in html and "https://" not in html
 
 
-def test_headline_shows_shares_as_percentages():
-    from app.demo import _headline
+def test_the_demo_log_uses_the_analyses_headlines():
+    """The demo prints the same one-line answer as the Results panel (Analysis.headline)."""
+    from analysis.wording import headline
 
-    text = _headline({"share_all_in_reach": 0.0253, "share_all_rest_in_reach": 0.0187, "mean_score": 74.99,
-                      "rest_max_m": 200.0})
-    assert text == "2.5 % of residents reach every destination (1.9 % with rests every 200 m); mean score 75 / 100"
-    assert _headline({"origins_total": 6, "largest_share": 0.9883}) == "origins total: 6, largest share: 98.8 %"
+    text = headline({"share_all_in_reach": 0.0253, "share_all_rest_in_reach": 0.0187, "mean_score": 74.99,
+                     "rest_max_m": 200.0}, "age-friendly")
+    assert text == ("2.5 % of residents reach every destination (1.9 % with a rest every 200 m); "
+                    "mean score 75 / 100")

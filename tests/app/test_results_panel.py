@@ -6,7 +6,8 @@ from PySide6.QtCore import Qt
 
 from analysis.age_friendly import SPEC
 from analysis.registry import analyses
-from app.analysis_panel import ResultEntry, ResultsPanel, headline, key_figures, label_of, split_figures
+from analysis.wording import headline, key_figures, label_of, split_figures
+from app.analysis_panel import ResultEntry, ResultsPanel
 
 SUMMARY = {"share_all_in_reach": 0.025, "share_all_rest_in_reach": 0.019, "mean_score": 76.49, "mean_rest_score": 53.6,
            "residents_total": 4336.1, "share_in_reach_benches": 0.039, "median_benches_m": 199.5, "rest_max_m": 200.0,

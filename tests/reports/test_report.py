@@ -103,7 +103,7 @@ def test_sentences_are_generic_over_summary_keys():
 
     text = say.sentences(Spec(), {"covered_share_before": 0.0738, "covered_share_after": 0.4829,
                                   "residents_added": 1773.6}, {}, {})
-    assert text == ["Covered share: 7.4 % before, 48.3 % after.", "1,774 more residents are within reach."]
+    assert text == ["Residents covered: 7.4 % before, 48.3 % after.", "1 774 more residents are within reach."]
 
     class Own:
         @staticmethod
@@ -111,4 +111,4 @@ def test_sentences_are_generic_over_summary_keys():
             return [f"{summary['n']} things."]
 
     assert say.sentences(Own(), {"n": 3}, {}, {}) == ["3 things."]
-    assert say.sentences(None, {"stations": 6, "no2_max_mean": 29.62}, {}, {}) == ["Stations: 6; No2 max mean: 29.6."]
+    assert say.sentences(None, {"stations": 6, "no2_max_mean": 29.62}, {}, {}) == ["Stations: 6; Highest NO2 annual mean (µg/m³): 29.6."]
