@@ -111,4 +111,5 @@ def test_sentences_are_generic_over_summary_keys():
             return [f"{summary['n']} things."]
 
     assert say.sentences(Own(), {"n": 3}, {}, {}) == ["3 things."]
-    assert say.sentences(None, {"stations": 6, "no2_max_mean": 29.62}, {}, {}) == ["Stations: 6; Highest NO2 annual mean (µg/m³): 29.6."]
+    assert say.sentences(None, {"stations": 6, "no2_max_mean": 29.62}, {}, {}) == [
+        "Stations: 6; Highest NO2 annual mean (µg/m³): 29.6."]
