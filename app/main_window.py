@@ -200,10 +200,15 @@ class MainWindow(QMainWindow):
                   "Cannot open the project")
 
     def add_layer(self, path: str | Path) -> None:
-        """Read every layer of the file at ``path`` and put them on top of the project's layers."""
-        path = Path(path)
+        """Read every layer of the file (or PostGIS URL) at ``path`` and put them on top of the
+        project's layers."""
+        from layers.postgis_url import is_postgis_url, parse_url
+
+        url = is_postgis_url(path)
+        path = str(path).strip() if url else Path(path)  # Path() would fold the URL's '//'
+        shown = str(parse_url(path)) if url else path.name  # never a password
         crs = self.project.crs if self.project else None
-        self._run(lambda fb: _read_and_prepare(path, crs, fb), f"Reading {path.name}…", self._layers_added,
+        self._run(lambda fb: _read_and_prepare(path, crs, fb), f"Reading {shown}…", self._layers_added,
                   "Cannot add the layer")
 
     def show_project(self, project: Project) -> None:

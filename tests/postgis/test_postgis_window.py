@@ -106,3 +106,12 @@ def test_the_dialog_shows_connection_problems_as_text(qtbot, window, pg):
     qtbot.mouseClick(dialog.connect_button, Qt.MouseButton.LeftButton)
     assert "holds a password" in dialog.status.text() and "secret" not in dialog.status.text()
     dialog.reject()
+
+
+def test_add_layer_takes_a_postgis_url(qtbot, window, pg, buildings_table):
+    """``MainWindow.add_layer`` (the path every 'add' goes through) keeps a URL whole."""
+    with qtbot.waitSignal(window.taskFinished, timeout=30000):
+        window.add_layer(pg.url("win_buildings"))
+    layer = window.project.layers[0]
+    assert len(layer) == 3 and sorted(layer.gdf["name"]) == ["a", "b", "c"]
+    assert layer.source.path.startswith("postgresql://citydesk@127.0.0.1:")
