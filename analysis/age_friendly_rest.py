@@ -159,38 +159,45 @@ def build_rest_graph(network: Network, homes: Snapped, rests: Snapped, dests: di
 
 
 def _shortest_from(n_nodes: int, sources: np.ndarray, blocks: list[tuple[int, int, sp.spmatrix]],
-                   limit: float = np.inf, sinks: int = 0) -> np.ndarray:
+                   limit: float = np.inf) -> np.ndarray:
     """Multi-source Dijkstra distances over a directed graph given as blocks (row offset, column
-    offset, matrix of edge weights); the blocks do not overlap. Nodes ``0 .. sinks - 1`` (the
-    homes) have no edges out and are no sources: the search runs over the other nodes only, and a
-    sink's distance is then the shortest way in (the same sums the search would make), in chunks
-    between which the window breathes. A block leads either wholly into the sinks or wholly not."""
+    offset, matrix of edge weights); the blocks do not overlap.
+
+    The nodes without edges out (homes, candidate sites not picked) lie on no path to another
+    node: the search runs over the others only (a much smaller graph, so a shorter hold of the
+    GIL), and a dead end's distance is then the shortest way in (the same sums the search would
+    make), in chunks between which the window breathes."""
     if len(sources) == 0:
         return np.full(n_nodes, np.inf)
-    rows, cols, vals, into = [], [], [], []
+    rows, cols, vals = [], [], []
     for r0, c0, m in blocks:
         m = m.tocoo()
         keep = m.data > 0  # 0 means absent; a true 0 is stored as a tiny epsilon
-        r, c, d = m.row[keep].astype(np.int64) + (r0 - sinks), m.col[keep].astype(np.int64) + c0, m.data[keep]
-        if c0 < sinks:
-            into.append((r, c, d))
-        else:
-            rows.append(r)
-            cols.append(c - sinks)
-            vals.append(d)
+        rows.append(m.row[keep].astype(np.int64) + r0)
+        cols.append(m.col[keep].astype(np.int64) + c0)
+        vals.append(m.data[keep])
         breathe()
-    n = n_nodes - sinks
-    graph = csr_from_entries(np.concatenate(rows), np.concatenate(cols), np.concatenate(vals), n) if rows else \
-        sp.csr_matrix((n, n))
+    rows, cols, vals = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
+    inner = np.zeros(n_nodes, dtype=bool)  # nodes with edges out, and the sources
+    inner[rows] = True
+    inner[sources] = True
+    ids = np.flatnonzero(inner)
+    local = np.full(n_nodes, -1, np.int64)
+    local[ids] = np.arange(len(ids))
+    on = inner[cols]
+    breathe()
+    graph = csr_from_entries(local[rows[on]], local[cols[on]], vals[on], len(ids))
     out = np.full(n_nodes, np.inf)
-    out[sinks:] = dijkstra(graph, directed=True, indices=np.asarray(sources) - sinks, min_only=True, limit=limit)
-    for r, c, d in into:
-        for i in range(0, len(r), CHUNK * 10):
-            s = slice(i, i + CHUNK * 10)
-            np.minimum.at(out, c[s], out[sinks:][r[s]] + d[s])
-            breathe()
-    home = out[:sinks]
-    home[home > limit] = np.inf  # as the search leaves nodes beyond the limit
+    found = dijkstra(graph, directed=True, indices=local[sources], min_only=True, limit=limit)
+    out[ids] = found
+    r, c, d = local[rows[~on]], cols[~on], vals[~on]
+    reached = np.isfinite(found)[r]  # ways in from nodes the search reached (one bench: a few)
+    r, c, d = r[reached], c[reached], d[reached]
+    for i in range(0, len(r), 4 * CHUNK):
+        s = slice(i, i + 4 * CHUNK)
+        np.minimum.at(out, c[s], found[r[s]] + d[s])
+        breathe()
+    out[~inner & (out > limit)] = np.inf  # as the search leaves nodes beyond the limit
     return out
 
 
@@ -226,7 +233,7 @@ def _role_distances(g: RestGraph, role: str, extra: _Candidates | None = None, p
     blocks = _walk_blocks(g, extra, list(picked)) + [(D, 0, g.hd[role].T), (D, P, g.rd[role].T)]
     if extra is not None:
         blocks.append((D, C, extra.dc[role]))
-    return _shortest_from(D + n_d, np.arange(D, D + n_d), blocks, limit, sinks=n_h)[:D]
+    return _shortest_from(D + n_d, np.arange(D, D + n_d), blocks, limit)[:D]
 
 
 def rest_distances(g: RestGraph, role: str) -> np.ndarray:
@@ -309,8 +316,7 @@ def propose_benches(g: RestGraph, ok: dict[str, np.ndarray], rest_m: dict[str, n
                                                shape=cand.hc.shape)).tocsc()
             has_hc[best] = True
         cand.cc.append(sp.csr_matrix(point_distances_within(g.network, take(sites, np.array([best])), sites, L)))
-        to_new = _shortest_from(C + len(on_street), np.array([C + best]), _walk_blocks(sub, cand, picked), farthest,
-                                sinks=n_h)
+        to_new = _shortest_from(C + len(on_street), np.array([C + best]), _walk_blocks(sub, cand, picked), farthest)
         fixed, changed = {}, np.zeros(len(on_street), dtype=bool)
         for r in roles:
             new = np.minimum(dist[r], to_new + dist[r][C + best])

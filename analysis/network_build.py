@@ -30,6 +30,7 @@ from scipy.spatial import cKDTree
 
 from layers.errors import CityDeskError
 from layers.feedback import Feedback, ensure
+from layers.gil import breathe, made_in_chunks
 
 #: Crossing points of different segment pairs closer than this (metres) are one node.
 SAME_POINT_M = 1e-6
@@ -218,7 +219,7 @@ class _Lines:
         """The lines as LineStrings in the layer's coordinates."""
         if self.parts is not None:
             return self.parts
-        return shapely.linestrings(self.xy + self.origin, indices=self.line)
+        return made_in_chunks(shapely.linestrings, self.xy + self.origin, self.line)
 
     def two_point_only(self) -> bool:
         return bool((np.diff(self.start) == 2).all())
@@ -293,11 +294,11 @@ class _Lines:
         k = np.flatnonzero(self.line[1:] == self.line[:-1])  # segment k runs from vertex k to k + 1
         a, b = self.xy[k], self.xy[k + 1]
         if line_tree is not None:  # every line is one segment: the line tree is the segment tree
-            i, j = line_tree.query(line_tree.geometries)
+            i, j = _query_all(line_tree, line_tree.geometries)
         else:
             lo, hi = np.minimum(a, b), np.maximum(a, b)
             boxes = shapely.box(lo[:, 0], lo[:, 1], hi[:, 0], hi[:, 1])
-            i, j = shapely.STRtree(boxes).query(boxes)
+            i, j = _query_all(shapely.STRtree(boxes), boxes)
         keep = i < j
         i, j = i[keep], j[keep]
         a0, a1, b0, b1 = a[i], b[i], a[j], b[j]
@@ -394,7 +395,7 @@ def _assemble(lines: _Lines, pieces, crs: pyproj.CRS, tol: float) -> Network:
     if lines.parts is not None and n_pieces == lines.n_lines:  # nothing cut or moved: the lines are the edges
         geoms = lines.parts[keep]
     else:
-        geoms = shapely.linestrings(xy[rows] + lines.origin, indices=new_piece)
+        geoms = made_in_chunks(shapely.linestrings, xy[rows] + lines.origin, new_piece)
     n = len(node_xy)
     adj = sp.coo_matrix((np.ones(len(u)), (u, v)), shape=(n, n))
     n_comp, label = connected_components(adj, directed=False)
@@ -434,6 +435,20 @@ def _levels(streets: gpd.GeoDataFrame) -> np.ndarray | None:
         else:
             flags.append(np.zeros(n, dtype=bool))
     return np.round(layer).astype(np.int64) * 4 + flags[0] * 1 + flags[1] * 2
+
+
+#: Geometries queried at a time (shapely holds the GIL while it queries a tree).
+CHUNK = 50_000
+
+
+def _query_all(tree: shapely.STRtree, geoms: np.ndarray) -> np.ndarray:
+    """``tree.query(geoms)`` (pairs whose boxes meet) in chunks of ``geoms``, the same pairs in the same order."""
+    parts = []
+    for a in range(0, len(geoms), CHUNK):
+        i, j = tree.query(geoms[a:a + CHUNK])
+        parts.append(np.stack([i + a, j]))
+        breathe()
+    return np.concatenate(parts, axis=1) if parts else np.empty((2, 0), np.int64)
 
 
 def _no_cuts():

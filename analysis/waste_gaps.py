@@ -17,6 +17,8 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from layers.gil import made_in_chunks
+
 #: Concave hull ratio (0 = tightest, 1 = convex hull).
 HULL_RATIO = 0.1
 #: Up to this many uncovered buildings are clustered by footprint distance, beyond by origin distance.
@@ -66,7 +68,7 @@ def gap_polygons(buildings: gpd.GeoDataFrame, uncovered: np.ndarray, weights: np
         coords, owner = shapely.get_coordinates(origin), np.arange(len(g))
         pad = max(cluster_m / 2.0, 1.0)
     order = np.argsort(label[owner], kind="stable")
-    hulls = shapely.multipoints(coords[order], indices=label[owner][order])
+    hulls = made_in_chunks(shapely.multipoints, coords[order], label[owner][order])
     hull = shapely.concave_hull(hulls, ratio=HULL_RATIO, allow_holes=True)
     shapes = shapely.buffer(hull, pad, quad_segs=4)
     n = int(label.max()) + 1

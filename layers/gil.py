@@ -27,3 +27,23 @@ def breathe() -> None:
         return
     time.sleep(BREATHE_FOR_S)
     _breath.last = time.perf_counter()
+
+
+#: Geometries made at a time by :func:`made_in_chunks` (shapely holds the GIL while it makes Python objects).
+CHUNK = 50_000
+
+
+def made_in_chunks(make, coords, index, chunk: int = CHUNK):
+    """``make(coords, indices=index)`` (``shapely.linestrings``, ``shapely.multipoints``...) for
+    geometries numbered 0, 1, 2, ... with ``index`` sorted, made ``chunk`` geometries at a time
+    with :func:`breathe` between the chunks: the same geometries in the same order."""
+    import numpy as np
+
+    n = int(index[-1]) + 1 if len(index) else 0
+    bounds = np.searchsorted(index, np.minimum(np.arange(0, n + chunk, chunk), n))
+    parts = []
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        if b > a:
+            parts.append(make(coords[a:b], indices=index[a:b] - index[a]))
+            breathe()
+    return np.concatenate(parts) if parts else np.empty(0, dtype=object)

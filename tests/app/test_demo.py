@@ -71,8 +71,9 @@ def test_window_and_command_line_doors_agree(demo, tmp_path: Path):
         args += ["--layer", f"{role}={source.path}:{source.layer}"]
     for name, value in project_run.params.items():
         args += ["--param", f"{name}={value}"]
-    result = citydesk(*args)
-    assert result.returncode == 0, result.stderr
+    from app.cli import main
+
+    assert main(args) == 0  # in-process: the demo fixture is the console script's smoke test
     assert json.loads(summary_path.read_text())["summary"] == demo_run["summary"]
 
 

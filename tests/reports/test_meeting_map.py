@@ -18,7 +18,6 @@ from layers.errors import CityDeskError
 from layers.layer import Layer
 from layers.style import Style, symbolize
 from reports.meeting_map import MapOptions, compose_map, write_map
-from tests.app.test_cli import citydesk
 from tests.reports.small_city import CRS, X0, Y0, make_project
 
 needs_poppler = pytest.mark.skipif(shutil.which("pdffonts") is None, reason="poppler-utils is not installed")
@@ -97,14 +96,14 @@ def test_svg_png_and_bad_suffix(tmp_path: Path):
 
 
 def test_citydesk_map_command(tmp_path: Path, capsys):
-    project = make_project(tmp_path)
-    out = tmp_path / "map.png"
-    result = citydesk("map", str(project), "--out", str(out), "--paper", "A3", "--landscape", "--title", "Parks",
-                      "--extent-layer", "Parks", "--dpi", "60")
-    assert result.returncode == 0, result.stderr
-    assert out.read_bytes()[:4] == b"\x89PNG" and "A3 landscape" in result.stdout
+    """`citydesk map`, in-process (the console script itself is smoke-tested by the demo test)."""
     from app.cli import main
 
+    project = make_project(tmp_path)
+    out = tmp_path / "map.png"
+    assert main(["map", str(project), "--out", str(out), "--paper", "A3", "--landscape", "--title", "Parks",
+                 "--extent-layer", "Parks", "--dpi", "60"]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG" and "A3 landscape" in capsys.readouterr().out
     assert main(["map", str(project), "--out", str(tmp_path / "m.pdf"), "--extent-layer", "Nope"]) == 1
     assert "no layer 'Nope'" in capsys.readouterr().err
     assert not (tmp_path / "m.pdf").exists()

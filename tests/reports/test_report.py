@@ -3,6 +3,7 @@ summary, fonts are embedded, pages are numbered, the HTML is self-contained and 
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import subprocess
@@ -63,6 +64,15 @@ def test_pdf_text_fonts_and_pages(pack):
     assert rows and all(" yes " in row for row in rows), fonts
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "3", str(pdf), str(out / "page")], check=True)
     assert len(list(out.glob("page-*.png"))) == 3
+    # the map is embedded with its own pixels (not resampled), once, though the cover shows it too
+    images = subprocess.run(["pdfimages", "-list", str(pdf)], capture_output=True, text=True,
+                            check=True).stdout.strip().splitlines()[2:]
+    from PIL import Image
+
+    with Image.open(io.BytesIO(report.sections[0].map_png)) as png:
+        size = png.size
+    maps = [row.split() for row in images if row.split()[3:5] == [str(size[0]), str(size[1])]]
+    assert [m[0] for m in maps] == ["1", "3"] and maps[0][10] == maps[1][10]  # the cover and section 1: one object
 
 
 def test_html_is_self_contained_and_escaped(pack):

@@ -5,8 +5,6 @@ command line."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import geopandas as gpd
 import numpy as np
@@ -93,15 +91,14 @@ def test_no_layer_with_features_is_an_error():
         build_webmap([_buildings()], layers=["Nope"])
 
 
-def test_command_line_writes_the_page(tmp_path):
+def test_command_line_writes_the_page(tmp_path, capsys):
+    """`citydesk webmap`, in-process (the console script itself is smoke-tested by the demo test)."""
+    from app.cli import main
     from layers.writers import write_layers
 
     src = write_layers({"buildings": _buildings().gdf}, tmp_path / "city.gpkg")
     out = tmp_path / "map.html"
-    done = subprocess.run([sys.executable, "-m", "app.cli", "webmap", str(src), "--out", str(out),
-                           "--budget-mb", "5"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert out.exists() and re.search(r"buildings: 4 of 4 features", done.stdout)
-    bad = subprocess.run([sys.executable, "-m", "app.cli", "webmap", str(src), "--out", str(tmp_path / "x.png")],
-                         capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "html" in bad.stderr
+    assert main(["webmap", str(src), "--out", str(out), "--budget-mb", "5"]) == 0
+    assert out.exists() and re.search(r"buildings: 4 of 4 features", capsys.readouterr().out)
+    assert main(["webmap", str(src), "--out", str(tmp_path / "x.png")]) == 2
+    assert "html" in capsys.readouterr().err
