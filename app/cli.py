@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="a .citydesk project")
     p.add_argument("--out", required=True, metavar="WINDOW.png", help="the PNG to write")
     p.add_argument("--size", default="1600x1000", metavar="WxH", help="window size in pixels (default 1600x1000)")
+    p.add_argument("--run", metavar="TITLE", help="first run the project's saved analysis of this title (or id)")
 
     p = sub.add_parser("import-readings", help="import fill-level sensor readings into a clean table",
                        description="Import fill-level readings (CSV, Excel .xlsx, Parquet; long format: bin id, "
@@ -410,7 +411,7 @@ def _screenshot(args) -> int:
     from app.render_command import screenshot
 
     size = _size(args.size)
-    screenshot(Path(args.path), Path(args.out), size=size)
+    screenshot(Path(args.path), Path(args.out), size=size, run=args.run)
     print(f"wrote {args.out} ({size[0]}x{size[1]})")
     return 0
 

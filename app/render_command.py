@@ -139,9 +139,11 @@ def render_file(path: Path, out: Path, *, size=DEFAULT_SIZE, names: list[str] | 
     return result
 
 
-def screenshot(project_path: Path, out: Path, *, size=DEFAULT_SIZE) -> Path:
+def screenshot(project_path: Path, out: Path, *, size=DEFAULT_SIZE, run: str | None = None) -> Path:
     """Open the main window (offscreen if there is no display) at ``size`` with the project, wait
-    until it is shown and its map drawn, and save a grab of the whole window to ``out``."""
+    until it is shown and its map drawn, and save a grab of the whole window to ``out``. With
+    ``run``, the project's saved analysis of that title (or id) is run first, as its dialog would,
+    and the grab shows its result layers and Results panel."""
     from layers.project import SUFFIX, load_project
 
     out = _check_out(out)
@@ -152,6 +154,13 @@ def screenshot(project_path: Path, out: Path, *, size=DEFAULT_SIZE) -> Path:
         raise CityDeskError("this is not a CityDesk project", source=project_path,
                             fix="Give a .citydesk file (citydesk render draws any layer file)")
     project = load_project(project_path)  # a bad project fails here, before any window opens
+    saved = None
+    if run is not None:
+        saved = next((r for r in project.analyses if run in (r.title, r.analysis)), None)
+        if saved is None:
+            titles = "; ".join(r.title or r.analysis for r in project.analyses) or "(none)"
+            raise CityDeskError(f"the project has no saved analysis '{run}'", source=project_path,
+                                fix=f"Saved analyses: {titles}")
     ensure_gui_platform()
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
@@ -163,6 +172,15 @@ def screenshot(project_path: Path, out: Path, *, size=DEFAULT_SIZE) -> Path:
     window.resize(*size)
     window.show()
     window.show_project(project)
+    if saved is not None:
+        dialog = window.analyses.open_dialog(saved.analysis, saved)
+        finished = []
+        window.analyses.resultAdded.connect(finished.append)
+        dialog.run_button.click()
+        _wait(app, lambda: finished or window._task is None, SCREENSHOT_TIMEOUT_S)  # done, or it failed
+        if not finished:
+            raise CityDeskError(f"the analysis '{run}' did not finish", source=project_path,
+                                fix="Run it in the window to see its message")
     deadline = time.monotonic() + SCREENSHOT_TIMEOUT_S
     loop = QEventLoop()
     timer = QTimer(interval=50)
@@ -185,3 +203,10 @@ def screenshot(project_path: Path, out: Path, *, size=DEFAULT_SIZE) -> Path:
     window.deleteLater()
     app.processEvents()
     return out
+
+
+def _wait(app, done, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)

@@ -119,6 +119,8 @@ def test_render_and_screenshot_errors(city_project, tmp_path):
     assert result.returncode == 1 and ".citydesk" in result.stderr
     result = citydesk("screenshot", str(city_project), "--out", str(tmp_path / "w.png"), "--size", "10x10")
     assert result.returncode == 2
+    result = citydesk("screenshot", str(city_project), "--out", str(tmp_path / "w.png"), "--run", "Bins near homes")
+    assert result.returncode == 1 and "no saved analysis 'Bins near homes'" in result.stderr
     assert not list(tmp_path.glob("*.png"))  # no half-written output
 
 
