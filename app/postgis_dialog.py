@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -34,13 +34,14 @@ from app.plain_text import as_rich_text, tell
 from app.workers import Task
 from layers.errors import CityDeskError
 from layers.postgis import PasswordRequired, list_tables, parse_url, remember_password, tables_exist
+from layers.postgis_connect import known_password, wants_password
 
 PLACEHOLDER = "postgresql://user@host:5432/database"
 
 
-def ask_password(parent, error: PasswordRequired, src) -> bool:
-    """Ask for the password of ``src``'s user; remembered for this session. False if cancelled."""
-    text = (("The password was not accepted. " if error.wrong else "")
+def ask_password(parent, error: PasswordRequired | None, src, *, wrong: bool = False) -> bool:
+    """Ask for the password of ``src``'s user (masked); remembered for this session. False if cancelled."""
+    text = (("The password was not accepted. " if wrong or (error is not None and error.wrong) else "")
             + f"Password for {src.user or 'your user'} on {src.server}:")
     password, ok = QInputDialog.getText(parent, "PostgreSQL password", as_rich_text(text), QLineEdit.EchoMode.Password)
     if not ok or not password:
@@ -214,6 +215,68 @@ class PostgisActions:
         self.add_action.triggered.connect(lambda: self.add_layer())
         self.save_action.triggered.connect(lambda: self.save_layer())
         self.dialog: QDialog | None = None
+        self._locked: list[list] = []  # groups (one per server and user) of layers waiting for a password
+        window.projectShown.connect(self._project_shown)
+
+    # ------------------------------------------------------- a saved project whose server wants a password
+    def _project_shown(self, project) -> None:
+        """Layers of the project that could not be read because their server wants a password:
+        ask once per server and user (after the project is shown), then read them again."""
+
+        groups: dict[tuple, list] = {}
+        for layer in project.layers:
+            if layer.gdf is None and layer.source is not None and wants_password(layer.error):
+                try:
+                    src = parse_url(layer.source.path)
+                except CityDeskError:
+                    continue
+                groups.setdefault((src.host, src.port, src.user), []).append((layer, src))
+        self._locked = list(groups.values())
+        if self._locked:
+            QTimer.singleShot(0, lambda: self._unlock_next(project))
+
+    def _unlock_next(self, project, wrong: bool = False) -> None:
+        w = self.window
+        if not self._locked or w.project is not project:
+            return
+        group = self._locked[0]
+        if not ask_password(w, None, group[0][1], wrong=wrong):
+            self._locked.pop(0)  # cancelled: the layers stay unreadable (their error is kept)
+            w.statusBar().showMessage(f"Not read without a password: {', '.join(lay.name for lay, _ in group)}",
+                                      10000)
+            self._unlock_next(project)
+            return
+        for _layer, src in group[1:]:  # one password for the server and user, whatever the database
+            remember_password(src, known_password(group[0][1]))
+        jobs = [(layer.source.path, layer.source.layer) for layer, _ in group]
+        w._run(lambda fb: _read_again(jobs, fb), f"Reading {', '.join(lay.name for lay, _ in group)} from "
+               f"{group[0][1].server}…", lambda result: self._unlocked(project, group, result),
+               "Cannot read the PostGIS layer")
+
+    def _unlocked(self, project, group, results) -> None:
+        w = self.window
+        if w.project is not project:
+            return
+        wrong, read = [], []
+        for (layer, src), result in zip(group, results, strict=True):
+            if isinstance(result, PasswordRequired):
+                wrong.append((layer, src))
+            elif isinstance(result, str):
+                layer.error = result
+            else:
+                project.warnings[:] = [t for t in project.warnings if t != f"layer '{layer.name}': {layer.error}"]
+                layer.gdf, layer.error = result, None
+                read.append(layer)
+                w.panel.refresh_layer(layer)
+        self._locked.pop(0)
+        if wrong:
+            self._locked.insert(0, wrong)
+        if read:
+            w.canvas.refresh()
+            w.statusBar().showMessage(f"Read {', '.join(lay.name for lay in read)}", 10000)
+            if not project.warnings:
+                w.statusBar().setToolTip("")
+        self._unlock_next(project, wrong=bool(wrong))
 
     # ----------------------------------------------------------------------------- reading
     def add_layer(self) -> AddPostgisDialog:
@@ -293,6 +356,27 @@ class PostgisActions:
 
     def _written(self, tables: list[str], layer) -> None:
         self.window.statusBar().showMessage(f"Saved {layer.name} to {', '.join(tables)}", 10000)
+
+
+def _read_again(jobs, feedback) -> list:
+    """Each layer's table read again: a GeoDataFrame, a :class:`PasswordRequired`, or an error message."""
+    from layers.feedback import SubFeedback
+    from layers.postgis import read_postgis_layer
+
+    out = []
+    for i, (path, name) in enumerate(jobs):
+        try:
+            src = parse_url(path)
+            if name is not None:  # as layers.readers.read_layer: the layer names the table
+                schema, _, table = name.rpartition(".")
+                src = src.with_table(table, schema or "public")
+            part = SubFeedback(feedback, i / len(jobs), (i + 1) / len(jobs))
+            out.append(read_postgis_layer(src, feedback=part))
+        except PasswordRequired as exc:
+            out.append(exc)
+        except CityDeskError as exc:
+            out.append(exc.message)
+    return out
 
 
 def _read_and_prepare(sources, bbox, crs, feedback):

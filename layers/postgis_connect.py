@@ -37,8 +37,22 @@ def remember_password(src: PgSource, password: str | None) -> None:
         _PASSWORDS.pop(password_key(src), None)
 
 
+def known_password(src: PgSource) -> str | None:
+    """The password typed for this server, database and user in this session, if any."""
+    return _PASSWORDS.get(password_key(src))
+
+
 def forget_passwords() -> None:
     _PASSWORDS.clear()
+
+
+_ASKS = ("the server asks for a password for user ", "the server refused the password of user ")
+
+
+def wants_password(message: str | None) -> bool:
+    """Whether a layer's error ``message`` (a :class:`PasswordRequired`'s) means the server wants a
+    password that CityDesk did not have or that was wrong, so that asking for it may help."""
+    return bool(message) and any(phrase in message for phrase in _ASKS)
 
 
 def _psycopg():
@@ -89,11 +103,11 @@ def _connect_error(src: PgSource, exc: Exception, key: tuple, had_password: bool
     if "no password supplied" in low or ("password" in low and "authentication failed" in low):
         wrong = "authentication failed" in low
         if wrong:
-            problem = f"the server refused the password of user {user}"
+            problem = f"{_ASKS[1]}{user}"
             fix = ("Check the password in PGPASSWORD or ~/.pgpass (line host:port:database:user:password), "
                    "or type it again" if not had_password else "Type the password again")
         else:
-            problem = f"the server asks for a password for user {user}, and none was given"
+            problem = f"{_ASKS[0]}{user}, and none was given"
             fix = ("Set PGPASSWORD, add a line host:port:database:user:password to ~/.pgpass (chmod 600), "
                    "or add the layer in the window, which asks for it")
         return PasswordRequired(problem, source=where, fix=fix, key=key, wrong=wrong)

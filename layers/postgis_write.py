@@ -1,6 +1,7 @@
 """Writing GeoDataFrames to PostGIS tables, all or nothing.
 
-Every table is first filled under a temporary name (``COPY``), and only then, in the same
+Every table is first filled under a temporary name (a bulk ``COPY`` whose text is built a chunk at
+a time with numpy, :mod:`layers.postgis_copy`), and only then, in the same
 transaction, the old table (when replacing) is dropped, the new one renamed into place and given
 its primary key, spatial (GiST) index and statistics. A failure, a cancel or a killed process at
 any point rolls the whole transaction back: the old table stays exactly as it was, and no
@@ -9,7 +10,6 @@ temporary table is left. Identifiers are quoted with :class:`psycopg.sql.Identif
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from collections.abc import Mapping
 
@@ -23,6 +23,7 @@ from layers.errors import CityDeskError
 from layers.feedback import Cancelled, Feedback, ensure
 from layers.gil import breathe
 from layers.postgis_connect import connect, db_error
+from layers.postgis_copy import column_encoder, ewkb_hex, payload, row_ids
 from layers.postgis_url import PgSource
 
 CHUNK = 20_000
@@ -97,7 +98,7 @@ def _check_targets(conn, dsts: list[PgSource], replace: bool) -> None:
 
 
 def _prepare(gdf: gpd.GeoDataFrame, dst: PgSource):
-    """(attribute columns as Python values, geometry as hex EWKB, geometry type, SRID)."""
+    """(attribute columns as (name, PostgreSQL type, chunk encoder), geometries, geometry type, SRID)."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise CityDeskError("the layer has no geometry column", source=str(dst),
                             fix="Write a GeoDataFrame (a table with geometries)")
@@ -110,10 +111,9 @@ def _prepare(gdf: gpd.GeoDataFrame, dst: PgSource):
                             source=str(dst), fix="Reproject the layer to an EPSG CRS before writing it")
     geoms = np.asarray(gdf.geometry.values, dtype=object)
     geoms, geom_type = _promote(geoms)
-    ewkb = shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
     attrs = gdf.drop(columns=gdf.geometry.name)
-    columns = [(str(name), *_column(attrs[name])) for name in attrs.columns]
-    return columns, ewkb, geom_type, srid
+    columns = [(str(name), *column_encoder(attrs[name])) for name in attrs.columns]
+    return columns, geoms, geom_type, srid
 
 
 def _promote(geoms: np.ndarray) -> tuple[np.ndarray, str]:
@@ -139,57 +139,10 @@ def _promote(geoms: np.ndarray) -> tuple[np.ndarray, str]:
     return geoms, "Geometry"
 
 
-def _column(series: pd.Series) -> tuple[str, list]:
-    """(PostgreSQL type, the values as Python objects with None for missing)."""
-    dtype = series.dtype
-    missing = series.isna().to_numpy()
-    if pd.api.types.is_bool_dtype(dtype):
-        return "boolean", _py(series.astype(object), missing)
-    if pd.api.types.is_integer_dtype(dtype):
-        size = getattr(dtype, "itemsize", 8)
-        pg = "smallint" if size <= 2 and "u" not in str(dtype).lower() else "integer" if size <= 4 and \
-            str(dtype).lower() not in ("uint32",) else "bigint"
-        if str(dtype).lower() == "uint64":
-            pg = "numeric"
-        return pg, _py(series.astype(object), missing)
-    if pd.api.types.is_float_dtype(dtype):
-        return ("real" if getattr(dtype, "itemsize", 8) == 4 else "double precision"), _py(series.astype(object),
-                                                                                           missing)
-    if isinstance(dtype, pd.DatetimeTZDtype):
-        return "timestamptz", _py(pd.Series(series.dt.tz_convert("UTC").dt.to_pydatetime(), dtype=object), missing)
-    if pd.api.types.is_datetime64_dtype(dtype):
-        return "timestamp", _py(pd.Series(series.dt.to_pydatetime(), dtype=object), missing)
-    if pd.api.types.is_object_dtype(dtype):
-        present = [v for v in series.tolist() if v is not None and not (isinstance(v, float) and v != v)]
-        for pg, types in (("date", (dt.date,)), ("boolean", (bool, np.bool_)), ("bigint", (int, np.integer)),
-                          ("double precision", (int, float, np.integer, np.floating))):
-            if present and all(isinstance(v, types) and (pg != "date" or not isinstance(v, dt.datetime))
-                               and (pg == "boolean" or not isinstance(v, bool | np.bool_)) for v in present):
-                return pg, _py(series, missing)
-        if present and all(isinstance(v, dt.datetime) for v in present):
-            aware = all(v.tzinfo is not None for v in present)
-            return ("timestamptz" if aware else "timestamp"), _py(series, missing)
-    values = series.astype(object).tolist()
-    return "text", [None if m else str(v) for v, m in zip(values, missing, strict=True)]
-
-
-def _py(series: pd.Series, missing: np.ndarray) -> list:
-    values = series.tolist()
-    out = []
-    for v, m in zip(values, missing, strict=True):
-        if m:
-            out.append(None)
-        elif isinstance(v, np.generic):
-            out.append(v.item())
-        else:
-            out.append(v)
-    return out
-
-
 def _write_one(conn, dst: PgSource, prepared, fb, done: int, total: int) -> int:
     from psycopg import sql
 
-    columns, ewkb, geom_type, srid = prepared
+    columns, geoms, geom_type, srid = prepared
     names = [name for name, _, _ in columns]
     fid = next(n for n in ("fid", "citydesk_fid", "citydesk_row_id") if n not in names)
     geom = next(n for n in ("geom", "geometry", "citydesk_geom") if n not in names)
@@ -200,20 +153,20 @@ def _write_one(conn, dst: PgSource, prepared, fb, done: int, total: int) -> int:
     defs += [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(pg)) for name, pg, _ in columns]
     defs.append(sql.SQL("{} geometry({}, {})").format(sql.Identifier(geom), sql.SQL(geom_type), sql.Literal(srid)))
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(tmp, sql.SQL(", ").join(defs)))
-    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    # FREEZE: the table is new in this transaction, so its rows need no visibility bookkeeping later
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FREEZE)").format(
         tmp, sql.SQL(", ").join(sql.Identifier(n) for n in [fid, *names, geom]))
-    n = len(ewkb)
+    n = len(geoms)
     fb.progress(done / total, f"Writing {dst.qualified}")
     with conn.cursor() as cur, cur.copy(copy) as out:
         for start in range(0, n, CHUNK):
             fb.check_cancelled()
             stop = min(start + CHUNK, n)
-            parts = [range(start + 1, stop + 1)] + [values[start:stop] for _, _, values in columns]
-            parts.append(ewkb[start:stop].tolist())
-            for row in zip(*parts, strict=True):
-                out.write_row(row)
+            fields = [row_ids(start, stop), *(encode(start, stop) for _, _, encode in columns),
+                      ewkb_hex(geoms[start:stop], srid)]
+            out.write(payload(fields))
             done += stop - start
-            fb.progress(min(done / total, 1.0) * 0.97, f"Writing {dst.qualified}: {done:,} rows")
+            fb.progress(min(done / total, 1.0) * 0.9, f"Writing {dst.qualified}: {done:,} rows")
             breathe()
     fb.check_cancelled()
     target = sql.SQL("{}.{}").format(schema, sql.Identifier(dst.table))
@@ -221,5 +174,8 @@ def _write_one(conn, dst: PgSource, prepared, fb, done: int, total: int) -> int:
     conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(tmp, sql.Identifier(dst.table)))
     conn.execute(sql.SQL("ALTER TABLE {} ADD PRIMARY KEY ({})").format(target, sql.Identifier(fid)))
     conn.execute(sql.SQL("CREATE INDEX ON {} USING GIST ({})").format(target, sql.Identifier(geom)))
+    # statistics from a 3,000-row sample (not 30,000): enough for the planner, a tenth of the time on
+    # large layers; autovacuum refreshes them as the table changes
+    conn.execute("SET LOCAL default_statistics_target = 10")
     conn.execute(sql.SQL("ANALYZE {}").format(target))
     return done

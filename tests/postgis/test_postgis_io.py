@@ -247,3 +247,15 @@ def test_sql_query_source_and_database_listing(pg, grid):
     assert infos["grid"].bounds == (385000.0, 6672000.0, 394900.0, 6672000.0)
     layers = read_layers(pg.url("grid"))
     assert [lay.name for lay in layers] == ["grid"] and layers[0].source.path == pg.url("public.grid")
+
+
+def test_copy_escapes_text_and_keeps_special_floats(pg):
+    """The bulk COPY text: backslashes, tabs, newlines and \\N-lookalikes stay text; ±inf stay floats."""
+    text = ["back\\slash \\N", "line\nbreak\r\ttab", None, "\\"]
+    gdf = gpd.GeoDataFrame({"t": text, "x": [np.inf, -np.inf, np.nan, 1 / 3]},
+                           geometry=[Point(i, i) for i in range(3)] + [None], crs="EPSG:3067")
+    write_layers({"esc": gdf}, pg.url("public.copy_escapes"))
+    got = read_layer(pg.url("copy_escapes"))
+    assert got["t"].tolist()[:2] == text[:2] and pd.isna(got["t"][2]) and got["t"][3] == "\\"
+    assert got["x"].tolist()[:2] == [np.inf, -np.inf] and pd.isna(got["x"][2]) and got["x"][3] == 1 / 3
+    assert got.geometry.isna().tolist() == [False, False, False, True]

@@ -115,3 +115,67 @@ def test_add_layer_takes_a_postgis_url(qtbot, window, pg, buildings_table):
     layer = window.project.layers[0]
     assert len(layer) == 3 and sorted(layer.gdf["name"]) == ["a", "b", "c"]
     assert layer.source.path.startswith("postgresql://citydesk@127.0.0.1:")
+
+
+def _locked_project(pg, tmp_path, buildings_table):
+    """A saved project with two layers of pw_user's server (one password) and a file layer."""
+    from pyproj import CRS
+
+    from layers.layer import Layer, Source
+    from layers.project import Project
+
+    write_layers({"win_more": buildings_table.iloc[:2]}, pg.url("win_more"), replace=True)
+    with pg.connect() as conn:
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO pw_user")
+    local = tmp_path / "local.gpkg"
+    write_layers({"local": buildings_table}, local)
+    project = Project(layers=[Layer("win_buildings", None, Source(pg.url("public.win_buildings", user="pw_user"))),
+                              Layer("win_more", None, Source(pg.url("public.win_more", user="pw_user"))),
+                              Layer("local", None, Source(str(local), "local"))], crs=CRS("EPSG:3067"), title="Locked")
+    path = project.save(tmp_path / "locked.citydesk")
+    assert PASSWORD not in path.read_text()
+    return path
+
+
+def test_opening_a_project_asks_once_for_the_password_then_reads_its_postgis_layers(
+        qtbot, window, pg, buildings_table, no_password, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    path = _locked_project(pg, tmp_path, buildings_table)
+    asked = []
+
+    def answer(*args, **kwargs):
+        asked.append((args[2], args[3]))
+        return ("wrong", True) if len(asked) == 1 else (PASSWORD, True)
+    monkeypatch.setattr(QInputDialog, "getText", answer)
+    window.open_project(path)
+    qtbot.waitUntil(lambda: window.project is not None and all(lay.gdf is not None for lay in window.project.layers),
+                    timeout=30000)
+    # once for the server and user, once more after the wrong password; both tables read then
+    assert len(asked) == 2 and "pw_user" in asked[0][0] and "not accepted" in asked[1][0]
+    assert all(mode == QLineEdit.EchoMode.Password for _, mode in asked)
+    layers = {lay.name: lay for lay in window.project.layers}
+    assert len(layers["win_buildings"]) == 3 and len(layers["win_more"]) == 2 and layers["win_more"].error is None
+    assert not window.project.warnings and not window.modified
+    qtbot.waitUntil(lambda: window._task is None, timeout=20000)
+    with qtbot.waitSignal(window.canvas.renderFinished, timeout=15000):
+        window.canvas.zoom_full()
+    window.grab().save(str(tmp_path / "unlocked.png"))
+    assert PASSWORD not in path.read_text()
+
+
+def test_cancelling_the_password_prompt_leaves_the_layers_unreadable(
+        qtbot, window, pg, buildings_table, no_password, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QInputDialog
+
+    path = _locked_project(pg, tmp_path, buildings_table)
+    asked = []
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(a[2]), ("", False))[1])
+    window.open_project(path)
+    qtbot.waitUntil(lambda: bool(asked), timeout=30000)
+    qtbot.waitUntil(lambda: "Not read without a password" in window.statusBar().currentMessage(), timeout=5000)
+    layers = {lay.name: lay for lay in window.project.layers}
+    assert len(asked) == 1 and window._task is None
+    assert layers["win_buildings"].gdf is None and "password" in layers["win_buildings"].error
+    assert layers["win_more"].gdf is None and len(layers["local"]) == 3
+    assert len(window.project.warnings) == 2
