@@ -276,12 +276,13 @@ def propose_benches(g: RestGraph, ok: dict[str, np.ndarray], rest_m: dict[str, n
     if len(on_street) == 0:
         return pd.DataFrame(columns=columns)
     sites = take(candidates, on_street)
-    found = []
-    for i, a in enumerate([g.rests, *(sub.dests[r] for r in roles)]):
-        fb.check_cancelled()
-        part = SubFeedback(fb, 0.3 * i / (len(roles) + 1), 0.3 * (i + 1) / (len(roles) + 1))
-        found.append(sp.csr_matrix(point_distances_within(g.network, a, sites, L, feedback=part)))
-        part.progress(1.0, "Measuring walks from the candidate bench sites")
+    # the walks from the rests and the destinations to the sites in one pass (many sources per local search)
+    starts = [g.rests, *(sub.dests[r] for r in roles)]
+    part = SubFeedback(fb, 0.0, 0.3)
+    walks = sp.csr_matrix(point_distances_within(g.network, concat(starts), sites, L, feedback=part))
+    part.progress(1.0, "Measuring walks from the candidate bench sites")
+    ends = np.cumsum([len(a.edge) for a in starts])
+    found = [walks[a:b] for a, b in zip(np.r_[0, ends[:-1]], ends, strict=True)]
     cand = _Candidates(sites, sp.csc_matrix((len(homes), len(on_street))), found[0],
                        dict(zip(roles, found[1:], strict=True)), [])
     n_h, C = len(homes), len(homes) + len(g.rests.edge)
