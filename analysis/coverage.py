@@ -70,25 +70,34 @@ def coverage(buildings: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *, max_dist
     out = buildings.copy()
     out["dist_m"] = dist
     out["covered"] = covered
-    total = float(weights.sum())
-    summary = {
-        "covered_share": float(weights[covered].sum() / total) if total > 0 else 0.0,
-        "covered_share_buildings": float(covered.mean()) if len(covered) else 0.0,
-        "residents_not_covered": float(weights[~covered].sum()),
-        "residents_total": total,
-        "buildings_total": int(len(buildings)),
-        "buildings_covered": int(covered.sum()),
-        "buildings_without_geometry": int(shapely.is_missing(points).sum()),
-        "targets_used": int(len(used)),
-        "targets_total": int(len(targets)),
-        "population_field": pop_col,
-        "median_dist_m": float(np.nanmedian(dist)) if np.isfinite(dist).any() else None,
-        "max_distance_m": float(max_distance_m),
-    }
+    summary = summarize(out, used, len(targets), weights, pop_col, max_distance_m)
     params = {"max_distance_m": max_distance_m, "min_target_area_m2": min_target_area_m2,
               "population_field": population_field}
     fb.progress(1.0, "Coverage done")
     return AnalysisResult.make("coverage", {"buildings": out, "targets": used.copy()}, summary, params)
+
+
+def summarize(out: gpd.GeoDataFrame, used: gpd.GeoDataFrame, targets_total: int, weights: np.ndarray,
+              pop_col: str, max_distance_m: float) -> dict:
+    """The summary of a result layer ``out`` (``dist_m``, ``covered``): the same figures whether
+    the buildings were measured in one piece or in tiles (analysis.partition_coverage)."""
+    dist = out["dist_m"].to_numpy(dtype=float)
+    covered = out["covered"].to_numpy(dtype=bool)
+    total = float(weights.sum())
+    return {
+        "covered_share": float(weights[covered].sum() / total) if total > 0 else 0.0,
+        "covered_share_buildings": float(covered.mean()) if len(covered) else 0.0,
+        "residents_not_covered": float(weights[~covered].sum()),
+        "residents_total": total,
+        "buildings_total": int(len(out)),
+        "buildings_covered": int(covered.sum()),
+        "buildings_without_geometry": int(shapely.is_missing(origins(out)).sum()),
+        "targets_used": int(len(used)),
+        "targets_total": int(targets_total),
+        "population_field": pop_col,
+        "median_dist_m": float(np.nanmedian(dist)) if np.isfinite(dist).any() else None,
+        "max_distance_m": float(max_distance_m),
+    }
 
 
 def _repaired(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -65,7 +65,13 @@ class DaskEngine:
         from distributed import wait
 
         fb = ensure(feedback)
-        futures = [self.client.submit(fn, task, pure=False) for task in tasks]
+        tasks = list(tasks)
+        # tiles come in Hilbert order: give each worker a run of neighbouring tiles (they read the same
+        # partitions, kept decoded in the worker's cache); idle workers may still take others' tiles
+        workers = sorted(self.client.scheduler_info().get("workers", {})) if len(tasks) > 1 else []
+        where = [{"workers": [workers[k * len(workers) // len(tasks)]], "allow_other_workers": True} if workers
+                 else {} for k in range(len(tasks))]
+        futures = [self.client.submit(fn, task, pure=False, **kw) for task, kw in zip(tasks, where, strict=True)]
         pending = set(futures)
         try:
             while pending:

@@ -68,6 +68,8 @@ TILE_ROWS = 50_000
 GROWTH = 4.0
 #: The ``ids`` of the task that reads a file's rows without geometry.
 MISSING = "missing"
+#: A box that meets no feature.
+NOTHING = (0.0, 0.0, -1.0, -1.0)
 
 
 @dataclass
@@ -101,6 +103,7 @@ class TileResult:
 def run_tile(task: TileTask) -> TileResult:
     """Runs on a worker: read what the tile needs, compute, say which answers are certain."""
     adapter = importlib.import_module(task.adapter)
+    pts = None
     if task.demand is not None:
         demand, ids = task.demand, task.ids
     else:
@@ -115,8 +118,10 @@ def run_tile(task: TileTask) -> TileResult:
         else:
             x0, y0, x1, y1 = task.box
             keep = (xy[:, 0] >= x0) & (xy[:, 1] >= y0) & (xy[:, 0] < x1) & (xy[:, 1] < y1)
-        demand, ids = demand.iloc[np.flatnonzero(keep)], ids[keep]
+        demand, ids, pts = demand.iloc[np.flatnonzero(keep)], ids[keep], pts[keep]
     wide = widen(task.box, task.halo_m)
+    if len(demand) == 0 and not task.whole:
+        wide = NOTHING  # an empty tile (a grid cell with no feature, or no feature without geometry) reads nothing
     context = {}
     for role, value in task.context.items():
         gdf, cids = value.select_lines(None if task.whole else wide) if isinstance(value, FileSource) else value
@@ -126,7 +131,7 @@ def run_tile(task: TileTask) -> TileResult:
     columns, certain = tile_fn(demand.reset_index(drop=True), context, task.params,
                                np.inf if task.whole else task.halo_m - MARGIN_M)
     columns.index = ids
-    xy = _xy(origins(demand))
+    xy = _xy(origins(demand) if pts is None else pts)
     rows = demand.set_axis(ids) if task.return_rows else None
     # a feature without geometry has the same (empty) answer whatever the context
     certain = np.asarray(certain, bool) | task.whole | ~np.isfinite(xy).all(axis=1)
@@ -184,6 +189,10 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
         (extra,) = list(engine.map(_global_run, [(adapter_name, inputs, parsed)], fb))
         parsed = {**parsed, **extra}
     passes = list(adapter.PASSES)
+    # files: one grid for every pass, sized by the demand layer over the extent of all the files, so a
+    # tile of a small layer (the bins) covers no more ground — and no more streets — than a building tile
+    grid = (_grid_tiles(files[part.demand], tile_rows, _union([s.bounds() for s in files.values()]))
+            if part.demand in files else None)
     merged = {}
     for k, role in enumerate(passes):
         if role not in sources:
@@ -192,7 +201,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
         halo0 = (part.halo_m(parsed) if role == part.demand else adapter.PASSES[role][1](parsed)) + MARGIN_M
         context = {r: sources[r] for r in part.context if r in sources and r != role}
         merged[role] = _run_pass(adapter_name, role, sources[role], context, parsed, halo0, extent, engine,
-                                 tile_rows, sub)
+                                 tile_rows, sub, grid)
     fb.check_cancelled()
     fb.progress(0.92, "Merging the tiles")
     result = adapter.merge(merged, whole, parsed)
@@ -203,7 +212,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
 
 
 def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo0: float, extent: Box,
-              engine, tile_rows: int, fb: Feedback) -> gpd.GeoDataFrame:
+              engine, tile_rows: int, fb: Feedback, grid: list[Box] | None = None) -> gpd.GeoDataFrame:
     """All rounds of one pass; returns the demand layer with the computed columns, in layer order."""
     in_memory = isinstance(source, FrameSource)
     results: list[TileResult] = []
@@ -212,7 +221,7 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
         xy = _xy(origins(source.gdf))
         pending = [(ids, _box(xy[ids])) for ids in _chunks(hilbert_order(xy), tile_rows)]
     else:
-        pending = [(None, box) for box in _grid_tiles(source, tile_rows)]
+        pending = [(None, box) for box in (grid or _grid_tiles(source, tile_rows))]
         pending.append((MISSING, pending[0][1]))
     round_no = 0
     while pending:
@@ -312,12 +321,13 @@ def _chunks(order: np.ndarray, size: int) -> list[np.ndarray]:
     return [np.sort(order[i:i + size]) for i in range(0, len(order), max(1, int(size)))]
 
 
-def _grid_tiles(source: FileSource, tile_rows: int) -> list[Box]:
-    """A grid over a file layer's extent, in Hilbert order, of about ``tile_rows`` features per
-    cell on average (half-open cells: a feature belongs to the cell its origin lies in)."""
+def _grid_tiles(source: FileSource, tile_rows: int, bounds: Box | None = None) -> list[Box]:
+    """A grid over ``bounds`` (default: a file layer's extent), in Hilbert order, of about
+    ``tile_rows`` features of the layer per cell on average (half-open cells: a feature belongs to
+    the cell its origin lies in)."""
     import pyogrio
 
-    x0, y0, x1, y1 = source.bounds()
+    x0, y0, x1, y1 = bounds or source.bounds()
     count = (pyogrio.read_info(source.path, layer=source.layer)["features"] if source.parts is None
              else sum(_parquet_rows(p) for p in source.parts))
     n = max(1, int(np.ceil(count / max(tile_rows, 1))))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-from analysis.coverage import _repaired, coverage
+from analysis.coverage import _repaired, coverage, summarize
 from analysis.population import origins, population_weights
 from analysis.result import AnalysisResult
 
@@ -42,24 +42,7 @@ def merge(merged, whole, params) -> AnalysisResult:
     used = _repaired(targets[targets.geometry.notna() & ~targets.geometry.is_empty])
     if params["min_target_area_m2"] > 0:
         used = used[used.geometry.area >= params["min_target_area_m2"]]
-    dist = out["dist_m"].to_numpy(dtype=float)
-    covered = out["covered"].to_numpy(dtype=bool)
-    points = origins(out)
-    total = float(weights.sum())
-    summary = {
-        "covered_share": float(weights[covered].sum() / total) if total > 0 else 0.0,
-        "covered_share_buildings": float(covered.mean()) if len(covered) else 0.0,
-        "residents_not_covered": float(weights[~covered].sum()),
-        "residents_total": total,
-        "buildings_total": int(len(out)),
-        "buildings_covered": int(covered.sum()),
-        "buildings_without_geometry": int(shapely.is_missing(points).sum()),
-        "targets_used": int(len(used)),
-        "targets_total": int(len(targets)),
-        "population_field": pop_col,
-        "median_dist_m": float(np.nanmedian(dist)) if np.isfinite(dist).any() else None,
-        "max_distance_m": float(params["max_distance_m"]),
-    }
+    summary = summarize(out, used, len(targets), weights, pop_col, params["max_distance_m"])
     keys = ("max_distance_m", "min_target_area_m2", "population_field")
     return AnalysisResult.make("coverage", {"buildings": out, "targets": used.copy()}, summary,
                                {k: params[k] for k in keys})

@@ -65,20 +65,18 @@ class FrameSource:
         gdf, ids = self.select(box)
         if box is None or len(ids) == 0:
             return gdf, ids
-        ends_xy, owner, tree = self._ends()
-        if tree is None:
+        owner, labels = self._ends()
+        if len(owner) == 0:
             return gdf, ids
-        seed = np.flatnonzero(np.isin(owner, ids))
-        cluster = end_cluster(tree, ends_xy, seed, join_m)
+        seed = np.isin(owner, ids)
+        cluster = np.isin(labels, labels[seed])
         ids = np.union1d(ids, owner[cluster])
         return self.gdf.iloc[ids], ids
 
     def _ends(self):
         if not hasattr(self, "_end_index"):
-            from scipy.spatial import cKDTree
-
             xy, owner = line_ends(self.gdf.geometry.to_numpy())
-            self._end_index = (xy, owner, cKDTree(xy) if len(xy) else None)
+            self._end_index = (owner, end_labels(xy, JOIN_M))
         return self._end_index
 
 
@@ -89,23 +87,33 @@ def line_ends(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     parts, owner = parts[lines], owner[lines]
     if len(parts) == 0:
         return np.empty((0, 2)), np.empty(0, np.int64)
-    xy = np.concatenate([shapely.get_coordinates(shapely.get_point(parts, 0)),
-                         shapely.get_coordinates(shapely.get_point(parts, -1))])
+    coords = shapely.get_coordinates(parts)
+    last = np.cumsum(shapely.get_num_coordinates(parts)) - 1
+    first = np.r_[0, last[:-1] + 1]
+    xy = np.concatenate([coords[first], coords[last]])
     return xy, np.concatenate([owner, owner]).astype(np.int64)
 
 
-def end_cluster(tree, xy: np.ndarray, seed: np.ndarray, join_m: float) -> np.ndarray:
-    """The ends (indices into ``xy``, indexed by ``tree``) linked to the ``seed`` ends by chains of
-    ends at most ``join_m`` apart."""
-    seen = np.zeros(len(xy), bool)
-    seen[seed] = True
-    frontier = np.asarray(seed, np.int64)
-    while len(frontier):
-        hits = tree.query_ball_point(xy[frontier], join_m)
-        near = np.unique(np.concatenate([np.asarray(h, np.int64) for h in hits] + [np.empty(0, np.int64)]))
-        frontier = near[~seen[near]]
-        seen[frontier] = True
-    return np.flatnonzero(seen)
+def end_labels(xy: np.ndarray, join_m: float) -> np.ndarray:
+    """A cluster number per end: ends linked by chains of ends at most ``join_m`` apart share one
+    (all pairs found at once, then connected components: no per-end Python loop)."""
+    if len(xy) == 0:
+        return np.empty(0, np.int64)
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(xy).query_pairs(join_m, output_type="ndarray")
+    n = len(xy)
+    graph = sp.coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
+def end_cluster(xy: np.ndarray, seed: np.ndarray, join_m: float) -> np.ndarray:
+    """The ends (indices into ``xy``) linked to the ``seed`` ends by chains of ends at most
+    ``join_m`` apart."""
+    labels = end_labels(xy, join_m)
+    return np.flatnonzero(np.isin(labels, labels[seed]))
 
 
 class FileSource:
@@ -151,16 +159,15 @@ class FileSource:
         for k, (part, pb) in enumerate(zip(self.parts, self.part_bounds, strict=True)):
             if box is not None and (pb[0] > box[2] or pb[2] < box[0] or pb[1] > box[3] or pb[3] < box[1]):
                 continue
-            gdf = _read_part(part)
+            gdf, b = _read_part_cached(part)
             rows = np.arange(len(gdf))
             if box is not None:
-                b = shapely.bounds(gdf.geometry.to_numpy())
                 rows = np.flatnonzero((b[:, 0] <= box[2]) & (b[:, 2] >= box[0]) & (b[:, 1] <= box[3])
                                       & (b[:, 3] >= box[1]))
             frames.append(gdf.iloc[rows])
             ids.append((np.int64(k) << 32) + rows)
         if not frames:
-            empty = gpd.read_parquet(self.parts[0]).iloc[:0]
+            empty = _read_part(self.parts[0]).iloc[:0]
             return empty, np.empty(0, np.int64)
         return gpd.GeoDataFrame(_concat(frames), crs=self.crs), np.concatenate(ids)
 
@@ -173,11 +180,6 @@ class FileSource:
         gdf, ids = self.select(box)
         if box is None or len(ids) == 0:
             return gdf, ids
-        xy, owner = line_ends(gdf.geometry.to_numpy())
-        if len(xy) == 0:
-            return gdf, ids
-        from scipy.spatial import cKDTree
-
         pool, pool_ids, read = [gdf], [ids], [box]
         seed_ids = ids
         while True:
@@ -185,8 +187,10 @@ class FileSource:
             all_ids = np.concatenate(pool_ids)
             all_ids, first = np.unique(all_ids, return_index=True)
             frame = frame.iloc[first]
-            xy, owner = line_ends(frame.geometry.to_numpy())
-            cluster = end_cluster(cKDTree(xy), xy, np.flatnonzero(np.isin(all_ids[owner], seed_ids)), join_m)
+            xy, owner = self._pool_ends(frame, all_ids)
+            if len(xy) == 0:
+                return gdf, ids
+            cluster = end_cluster(xy, np.flatnonzero(np.isin(all_ids[owner], seed_ids)), join_m)
             outside = cluster[~_inside_any(xy[cluster], read, join_m)]
             if len(outside) == 0:
                 break
@@ -197,6 +201,20 @@ class FileSource:
         keep = np.union1d(seed_ids, all_ids[owner[cluster]])
         rows = np.searchsorted(all_ids, keep)
         return frame.iloc[rows].reset_index(drop=True), keep
+
+    def _pool_ends(self, frame: gpd.GeoDataFrame, all_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The line ends of ``frame`` (rows ``all_ids``, sorted) and the row of each: from each
+        partition's table of line ends, computed once per worker, not per tile."""
+        if self.parts is None:
+            return line_ends(frame.geometry.to_numpy())
+        xys, rows = [np.empty((0, 2))], [np.empty(0, np.int64)]
+        for k in np.unique(all_ids >> 32):
+            xy, own = _part_ends(self.parts[int(k)])
+            end_ids = (np.int64(k) << 32) + own
+            hit = np.isin(end_ids, all_ids)
+            xys.append(xy[hit])
+            rows.append(np.searchsorted(all_ids, end_ids[hit]))
+        return np.concatenate(xys), np.concatenate(rows)
 
     def select_boxes(self, boxes: list[Box]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
         """The features meeting any of ``boxes`` (each once, in id order)."""
@@ -210,8 +228,7 @@ class FileSource:
             for k, (part, pb) in enumerate(zip(self.parts, self.part_bounds, strict=True)):
                 if not ((b[:, 0] <= pb[2]) & (b[:, 2] >= pb[0]) & (b[:, 1] <= pb[3]) & (b[:, 3] >= pb[1])).any():
                     continue
-                g = _read_part(part)
-                fb = shapely.bounds(g.geometry.to_numpy())
+                g, fb = _read_part_cached(part)
                 hit = np.zeros(len(g), bool)
                 for x0, y0, x1, y1 in b:
                     hit |= (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
@@ -235,11 +252,16 @@ class FileSource:
             return gdf.reset_index(drop=True), gdf.index.to_numpy(dtype=np.int64)
         frames, ids = [], []
         for k, part in enumerate(self.parts):
+            maybe = _missing_candidates(part)
+            if maybe is not None and len(maybe) == 0:
+                continue
             g = _read_part(part)
             geoms = g.geometry.to_numpy()
             rows = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
             frames.append(g.iloc[rows])
             ids.append((np.int64(k) << 32) + rows)
+        if not frames:
+            return _read_part(self.parts[0]).iloc[:0], np.empty(0, np.int64)
         return gpd.GeoDataFrame(_concat(frames), crs=self.crs), np.concatenate(ids)
 
 
@@ -264,11 +286,73 @@ def _end_boxes(xy: np.ndarray, by: float, cell_m: float = 250.0) -> list[Box]:
     return boxes
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=8)
+def _read_part_cached(path: str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """A GeoParquet partition and its features' bounds, decoded once per worker while it is among
+    the last few used (consecutive tiles, in Hilbert order, read the same partitions; the memory
+    stays bounded). The CRS is parsed once per process, not once per read."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    try:
+        from geopandas.io.arrow import _arrow_to_geopandas
+    except ImportError:  # pragma: no cover - another geopandas
+        gdf = gpd.read_parquet(path)
+    else:
+        table = pq.read_table(path)
+        geo = json.loads((table.schema.metadata or {}).get(b"geo", b"{}"))
+        for meta in geo.get("columns", {}).values():
+            if isinstance(meta.get("crs"), dict | str):
+                meta["crs"] = _crs_of(json.dumps(meta["crs"], sort_keys=True))
+        gdf = _arrow_to_geopandas(table, geo)
+    return gdf, shapely.bounds(gdf.geometry.to_numpy())
+
+
+@functools.lru_cache(maxsize=8)
+def _part_ends(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """The line ends of a partition and the row of each (see :func:`line_ends`)."""
+    return line_ends(_read_part(path).geometry.to_numpy())
+
+
 def _read_part(path: str) -> gpd.GeoDataFrame:
-    """A GeoParquet partition, decoded once per worker while it is among the last few used
-    (consecutive tiles, in Hilbert order, read the same partitions; the memory stays bounded)."""
-    return gpd.read_parquet(path)
+    return _read_part_cached(path)[0]
+
+
+def _part_bounds(path: str) -> np.ndarray:
+    return _read_part_cached(path)[1]
+
+
+@functools.lru_cache(maxsize=16)
+def _crs_of(text: str):
+    import json
+
+    import pyproj
+
+    crs = json.loads(text)
+    try:
+        from geopandas.io.arrow import _remove_id_from_member_of_ensembles
+
+        if isinstance(crs, dict):
+            _remove_id_from_member_of_ensembles(crs)
+    except ImportError:  # pragma: no cover
+        pass
+    return pyproj.CRS.from_user_input(crs)
+
+
+def _missing_candidates(path: str) -> np.ndarray | None:
+    """Rows of a partition that may lack a geometry (null, or WKB short enough to be empty), found
+    without decoding the geometries; None when the encoding is not WKB (decode to know)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    geo = _parquet_geo(path)
+    name = geo.get("primary_column", "geometry")
+    if geo.get("columns", {}).get(name, {}).get("encoding", "WKB") != "WKB":
+        return None
+    col = pq.read_table(path, columns=[name]).column(name)
+    short = pc.fill_null(pc.less_equal(pc.binary_length(col), 21), True)  # POINT EMPTY is 21 bytes
+    return np.flatnonzero(short.to_numpy(zero_copy_only=False))
 
 
 def _concat(frames):
@@ -277,13 +361,17 @@ def _concat(frames):
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
 
 
-def _parquet_meta(path: str) -> dict:
+def _parquet_geo(path: str) -> dict:
     import json
 
     import pyarrow.parquet as pq
 
     meta = pq.read_schema(path).metadata or {}
-    geo = json.loads(meta.get(b"geo", b"{}"))
+    return json.loads(meta.get(b"geo", b"{}"))
+
+
+def _parquet_meta(path: str) -> dict:
+    geo = _parquet_geo(path)
     return geo.get("columns", {}).get(geo.get("primary_column", "geometry"), {})
 
 
