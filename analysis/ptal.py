@@ -15,6 +15,7 @@ import pandas as pd
 import shapely
 
 from analysis.params import Param, Role
+from analysis.partition_spec import PartitionSpec
 from analysis.population import origins as building_points
 from analysis.population import population_weights
 from analysis.ptal_core import BANDS, Constants, accessibility, bands, parse_limits
@@ -289,4 +290,8 @@ SPEC = Analysis(
     sources=("Transport for London (2015), Assessing transport connectivity in London; PTAL methodology (2010)",),
     result_styles={"ptal": PTAL_STYLE,
                    "access_points": Style(fill="#ffffff", stroke="#222222", stroke_width=1.0, size=5.0)},
+    partition=PartitionSpec(  # issue 10: exact tiles with origins=buildings (analysis.partition_ptal)
+        demand="buildings", context=("streets",), adapter="analysis.partition_ptal", global_roles=("gtfs",),
+        halo_m=lambda p: __import__("analysis.partition_ptal", fromlist=["_"]).halo_m(p),
+        not_exact=lambda p: __import__("analysis.partition_ptal", fromlist=["_"]).not_exact(p)),
 )

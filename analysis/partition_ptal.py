@@ -1,0 +1,216 @@
+"""Partitioned ``ptal`` with ``origins=buildings`` (the grid origins run whole on one worker).
+
+Once, on the client (:func:`prepare`): the timetable is read and the service access points (SAPs)
+— the stops of the ``gtfs`` layer served in the window, with their routes and departures per hour —
+are chosen as the single run chooses them (:func:`analysis.ptal._access_points`); their coordinates
+and routes travel with the parameters (a feed has thousands of stops, not millions).
+
+Per tile, the walk distance of each building to every SAP within reach (the larger of the bus
+and rail catchments, ``R``), along the streets of the halo or in a straight line where the
+building or the stop is farther than ``max_snap_m`` (``S``) from every street, then the AI per
+mode. The halo is ``R + 2 S``: a pair within ``R`` walks wholly inside the disc of radius ``R``
+around the building (see :mod:`analysis.partition`), so every pair that counts is found, exactly;
+a stop within ``R`` of the building has every street within ``S`` of it in the halo, so it is
+off the network in the tile exactly when it is in the whole layer. Every answer is certain in the
+first round. A second pass over the ``gtfs`` layer (halo ``S``) tells which stops are off the
+network, for the summary's ``stops_off_network``.
+
+The merge keeps the SAPs within ``R`` of the buildings' bounding box (as the single run does), the
+AI columns of the modes those SAPs serve, and recomputes the bands and the summary with
+:func:`analysis.ptal._summary`.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from analysis import ptal as ptal_mod
+from analysis.population import origins, population_weights
+from analysis.ptal_core import Constants, accessibility, bands, parse_limits
+from analysis.ptal_walk import _straight
+from analysis.result import AnalysisResult
+from layers.errors import CityDeskError
+from layers.gtfs import feed_for_layer
+from layers.gtfs_layers import parse_clock, stop_route_frequency
+
+KEYS = ("date", "start_time", "end_time", "origins", "grid_m", "modes", "walk_speed_mps", "bus_max_walk_m",
+        "rail_max_walk_m", "bus_reliability_min", "rail_reliability_min", "swt_factor", "edf_constant_min",
+        "other_routes_weight", "band_limits", "max_snap_m", "population_field")
+
+
+def not_exact(params) -> str | None:
+    if params.get("origins", "grid") != "buildings":
+        return ("PTAL on a grid is not partitioned yet (its origins are generated over the whole area): "
+                "set origins=buildings to run 'ptal' partitioned")
+    return None
+
+
+def _constants(params) -> Constants:
+    return Constants(params["walk_speed_mps"], params["bus_max_walk_m"], params["rail_max_walk_m"],
+                     params["bus_reliability_min"], params["rail_reliability_min"], params["swt_factor"],
+                     params["edf_constant_min"], params["other_routes_weight"], parse_limits(params["band_limits"]))
+
+
+def halo_m(params) -> float:
+    return _constants(params).reach_m + 2.0 * float(params["max_snap_m"])
+
+
+def prepare(whole, params) -> dict:
+    """The SAPs and their routes, chosen once from the whole stops layer and the timetable."""
+    gtfs = whole["gtfs"]
+    _constants(params)  # band_limits checked before anything is read
+    wanted = ptal_mod._modes(params["modes"])
+    feed = feed_for_layer(gtfs, service_date=params["date"] or None)
+    freq = stop_route_frequency(feed, parse_clock(params["start_time"]), parse_clock(params["end_time"]))
+    freq = freq[freq["mode"].isin(wanted) & (freq["per_hour"] > 0)]
+    saps, sap_routes = ptal_mod._access_points(gtfs, feed, freq)
+    xy = np.c_[saps.geometry.x.to_numpy(), saps.geometry.y.to_numpy()]
+    # the layer row of each SAP (for the stops pass), found as _access_points finds them
+    index = pd.Index(feed.stops["stop_id"].astype(str)).drop_duplicates()
+    pos = index.get_indexer(gtfs["stop_id"].astype(str))
+    has_geom = ~(gtfs.geometry.isna() | gtfs.geometry.is_empty).to_numpy()
+    layer_row = np.flatnonzero((pos >= 0) & has_geom)
+    layer_row = layer_row[np.isin(pos[layer_row], freq["stop"].to_numpy())].astype(np.int64)
+    return {"_saps": saps, "_sap_xy": xy, "_sap_routes": sap_routes, "_sap_rows": layer_row,
+            "_service_date": feed.date.isoformat()}
+
+
+# --- per tile --------------------------------------------------------------------------------------
+
+def _network(streets):
+    from analysis.network import build_network
+
+    if streets is None or len(streets) == 0 or not (streets.geometry.notna() & ~streets.geometry.is_empty).any():
+        return None
+    return build_network(streets)
+
+
+def _walk_pairs(points, sap_idx, sap_pts, reach, streets, s_max):
+    """(origin, sap, distance) pairs within ``reach`` and the origins off the network, as
+    :func:`analysis.ptal_walk.walk_pairs` measures them (``sap_idx``: the global SAP positions)."""
+    from analysis.network import point_distances_within, snap_points
+
+    has = ~shapely.is_missing(points)
+    network = _network(streets)
+    if network is None:  # no street: everything in a straight line (none within S of anything here)
+        o, s, d = _straight(points, sap_pts, reach, np.flatnonzero(has), np.arange(len(sap_pts)))
+        return o, sap_idx[s], d, has.copy()
+    so = snap_points(network, points, max_snap_m=s_max)
+    ss = snap_points(network, sap_pts, max_snap_m=s_max)
+    matrix = point_distances_within(network, so, ss, reach).tocoo()
+    o, s, d = [matrix.row.astype(np.int64)], [matrix.col.astype(np.int64)], [matrix.data.astype(float)]
+    off_o = np.flatnonzero(has & (so.edge < 0))
+    off_s = np.flatnonzero(ss.edge < 0)
+    on_o = np.flatnonzero(has & (so.edge >= 0))
+    for rows, cols in ((off_o, np.arange(len(sap_pts))), (on_o, off_s)):
+        if len(rows) and len(cols):
+            a, b, c = _straight(points, sap_pts, reach, rows, cols)
+            o.append(a), s.append(b), d.append(c)
+    return np.concatenate(o), sap_idx[np.concatenate(s)], np.concatenate(d), has & (so.edge < 0)
+
+
+def tile_buildings(demand, context, params, certain_m):
+    n = len(demand)
+    c = _constants(params)
+    points = origins(demand)
+    present = points[~shapely.is_missing(points)]
+    xy = params["_sap_xy"]
+    if len(present):
+        x0, y0, x1, y1 = shapely.total_bounds(present)
+        r = c.reach_m
+        sap_idx = np.flatnonzero((xy[:, 0] >= x0 - r) & (xy[:, 0] <= x1 + r) & (xy[:, 1] >= y0 - r) &
+                                 (xy[:, 1] <= y1 + r))
+    else:
+        sap_idx = np.zeros(0, np.int64)
+    sap_pts = shapely.points(xy[sap_idx]) if len(sap_idx) else np.empty(0, dtype=object)
+    has_streets = "streets" in context
+    streets = context["streets"][0] if has_streets else None
+    if has_streets and len(sap_idx):
+        o, s, d, off = _walk_pairs(points, sap_idx, sap_pts, c.reach_m, streets, params["max_snap_m"])
+    else:
+        o, s, d = _straight(points, sap_pts, c.reach_m, np.flatnonzero(~shapely.is_missing(points)),
+                            np.arange(len(sap_pts)))
+        s = sap_idx[s]
+        off = np.zeros(n, bool)
+        if has_streets:  # no SAP near: the origins' snap still counts in the report
+            off = _off_network(points, streets, params["max_snap_m"])
+    ai, per_mode = accessibility(n, o, s, d, params["_sap_routes"], c)
+    ai[shapely.is_missing(points)] = np.nan
+    cols = {"__ai": ai, "__off": off, "__net": np.full(n, has_streets)} | {f"__ai_{m}": v for m, v in per_mode.items()}
+    return pd.DataFrame(cols), np.ones(n, bool)
+
+
+def _off_network(points, streets, s_max) -> np.ndarray:
+    from analysis.network import snap_points
+
+    has = ~shapely.is_missing(points)
+    network = _network(streets)
+    if network is None:
+        return has.copy()
+    return has & (snap_points(network, points, max_snap_m=s_max).edge < 0)
+
+
+def tile_stops(demand, context, params, certain_m):
+    """Per stop of the ``gtfs`` layer: off the network (no street within ``max_snap_m``)."""
+    points = shapely.point_on_surface(demand.geometry.to_numpy())
+    off = _off_network(points, context["streets"][0] if "streets" in context else None, params["max_snap_m"])
+    return pd.DataFrame({"__off": off}), np.ones(len(demand), bool)
+
+
+def _snap_halo(params) -> float:
+    return float(params["max_snap_m"])
+
+
+PASSES = {"buildings": (tile_buildings, halo_m), "gtfs": (tile_stops, _snap_halo)}
+
+
+# --- merge -----------------------------------------------------------------------------------------
+
+def merge(merged, whole, params) -> AnalysisResult:
+    if "buildings" not in merged:
+        raise CityDeskError("origins=buildings needs a buildings layer", fix="Give a buildings layer or use the grid")
+    tiles = merged["buildings"]
+    hidden = [col for col in tiles.columns if str(col).startswith("__")]
+    out = tiles.drop(columns=hidden)
+    c = _constants(params)
+    points = origins(out)
+    saps, routes = ptal_mod._near(params["_saps"], params["_sap_routes"], points, c.reach_m)
+    near = _near_positions(params["_sap_xy"], points, c.reach_m)
+    ai = tiles["__ai"].to_numpy(dtype=float)
+    band = bands(ai, c.limits)
+    modes = sorted(set(routes["mode"]), key=ptal_mod._rank)
+    columns = {"ai": np.round(ai, 2), "ptal": band}
+    columns |= {f"ai_{m}": np.round(tiles[f"__ai_{m}"].to_numpy(dtype=float), 2) for m in modes}
+    for name, values in columns.items():
+        out[name] = values
+    weights, pop_col = population_weights(out, params["population_field"])
+    summary = ptal_mod._summary(SimpleNamespace(date=_Date(params["_service_date"])), weights, band, band, ai,
+                                pop_col, True, False)
+    if tiles["__net"].to_numpy(dtype=bool).any():
+        stops_off = merged["gtfs"]["__off"].to_numpy(dtype=bool)[params["_sap_rows"][near]]
+        walk = {"walk_distances": "network", "origins_off_network": int(tiles["__off"].to_numpy(dtype=bool).sum()),
+                "stops_off_network": int(stops_off.sum())}
+    else:
+        walk = {"walk_distances": "straight line"}
+    summary |= walk | {"access_points": int(len(saps)), "routes_counted": int(routes["route"].nunique()),
+                       "origins": int(len(points))}
+    return AnalysisResult.make("ptal", {"ptal": out, "access_points": saps}, summary, {k: params[k] for k in KEYS})
+
+
+def _near_positions(xy: np.ndarray, points: np.ndarray, reach_m: float) -> np.ndarray:
+    """The positions of the SAPs :func:`analysis.ptal._near` keeps."""
+    present = points[~shapely.is_missing(points)]
+    if len(present) == 0:
+        return np.zeros(0, np.int64)
+    x0, y0, x1, y1 = shapely.total_bounds(present)
+    return np.flatnonzero((xy[:, 0] >= x0 - reach_m) & (xy[:, 0] <= x1 + reach_m) & (xy[:, 1] >= y0 - reach_m) &
+                          (xy[:, 1] <= y1 + reach_m))
+
+
+class _Date(str):
+    def isoformat(self) -> str:
+        return str(self)
