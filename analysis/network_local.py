@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from analysis.network_build import Network, csr
-from analysis.network_paths import Snapped, with_sources
+from analysis.network_paths import Snapped, augmented
 from layers.feedback import Feedback, ensure
 from layers.gil import breathe
 
@@ -67,8 +67,8 @@ def local_searches(network: Network, sources: Snapped, rows: np.ndarray, limit_m
             breathe()
             m = len(nodes)
             local[nodes] = np.arange(m)
-            sub = _subgraph(graph, nodes, local)
-            padded = csr(sub.data, sub.indices, np.r_[sub.indptr, sub.indptr[-1]], (m + 1, m + 1))
+            data, indices, indptr = _subgraph_arrays(graph, nodes, local)
+            indptr = np.append(indptr, indptr[-1])  # the dummy node m: no edges out
             step = max(1, MAX_ENTRIES // (m + 1))  # a long limit over a big city: fewer sources per search
             for part in range(0, len(g), step):
                 src = rows[g[part:part + step]]
@@ -76,7 +76,7 @@ def local_searches(network: Network, sources: Snapped, rows: np.ndarray, limit_m
                 lu, lv = local[u[e]], local[v[e]]
                 lu = np.where(lu < 0, m, lu)  # an end outside the box is farther than the limit: to the dummy node
                 lv = np.where(lv < 0, m, lv)
-                aug = with_sources(padded, lu, lv, al, length[e] - al)
+                aug = csr(*augmented(data, indices, indptr, lu, lv, al, length[e] - al))
                 dist = dijkstra(aug, directed=True, indices=np.arange(m + 1, m + 1 + len(src)), limit=limit_m)
                 dist = dist[:, : m + 1]
                 dist[:, m] = np.inf
@@ -123,7 +123,7 @@ def point_distances_within(network: Network, a: Snapped, b: Snapped, limit_m: fl
     limit = float(limit_m)
     a_ok = np.flatnonzero((a.edge >= 0) & (a.snap_m <= limit))
     b_ok = np.flatnonzero((b.edge >= 0) & (b.snap_m <= limit))
-    rows, cols, vals = [], [], []
+    srcs, counts, cols, vals = [], [], [], []
     if len(a_ok) and len(b_ok):
         u, v, length = network.edge_u, network.edge_v, network.edge_len_m
         b_order = b_ok[np.argsort(b.xy[b_ok, 0], kind="stable")]
@@ -131,11 +131,12 @@ def point_distances_within(network: Network, a: Snapped, b: Snapped, limit_m: fl
         n = len(network.node_xy)
         local = np.full(n, -1, np.int64)
         for src, nodes, dist in local_searches(network, a, a_ok, limit, fb):
+            # every source is in one search only: its pairs are made here, in column order
             sxy = a.xy[src]
             lo, hi = sxy.min(axis=0) - limit, sxy.max(axis=0) + limit
             i0, i1 = np.searchsorted(b_x, [lo[0], hi[0]], side="left")
             cand = b_order[i0:i1]
-            cand = cand[(b.xy[cand, 1] >= lo[1]) & (b.xy[cand, 1] <= hi[1])]
+            cand = np.sort(cand[(b.xy[cand, 1] >= lo[1]) & (b.xy[cand, 1] <= hi[1])])
             if len(cand) == 0:
                 continue
             local[nodes] = np.arange(len(nodes))
@@ -145,20 +146,26 @@ def point_distances_within(network: Network, a: Snapped, b: Snapped, limit_m: fl
             lu, lv = np.where(lu < 0, m, lu), np.where(lv < 0, m, lv)
             local[nodes] = -1
             step = max(1, PAIR_ENTRIES // len(src))
+            found_i, found_j, found_d = [], [], []
             for k in range(0, len(cand), step):
                 s = slice(k, k + step)
                 d = np.minimum(dist[:, lu[s]] + al[s], dist[:, lv[s]] + (length[e[s]] - al[s]))
                 d += a.snap_m[src][:, None] + b.snap_m[cand[s]][None, :]
                 i, j = np.nonzero(d <= limit)
-                rows.append(src[i])
-                cols.append(cand[s][j])
-                vals.append(d[i, j])
+                found_i.append(i)
+                found_j.append(cand[s][j])
+                found_d.append(d[i, j])
                 breathe()
-        i, j, d = _same_edge_pairs(a, a_ok, b, b_ok, limit)
-        rows.append(i)
-        cols.append(j)
-        vals.append(d)
-    return _min_matrix(rows, cols, vals, (len(a.edge), len(b.edge)))
+            i, j, d = (np.concatenate(x) for x in (found_i, found_j, found_d))
+            if len(found_i) > 1:  # pieces of columns: rows apart again, columns in order within them
+                order = np.argsort(i, kind="stable")
+                i, j, d = i[order], j[order], d[order]
+            srcs.append(src)
+            counts.append(np.bincount(i, minlength=len(src)))
+            cols.append(j)
+            vals.append(d)
+    same = _same_edge_pairs(a, a_ok, b, b_ok, limit) if len(a_ok) and len(b_ok) else None
+    return _rows_matrix(srcs, counts, cols, vals, same, (len(a.edge), len(b.edge)))
 
 
 def count_within(network: Network, origins: Snapped, targets: Snapped, distance_m: float, *,
@@ -176,17 +183,20 @@ def _nodes_by_x(network: Network) -> tuple[np.ndarray, np.ndarray]:
     return network._cache["nodes_by_x"]
 
 
-def _subgraph(graph: sp.csr_matrix, nodes: np.ndarray, local: np.ndarray) -> sp.csr_matrix:
-    """The rows and columns ``nodes`` of ``graph`` (``local`` maps a node to its position, -1 outside)."""
-    start, stop = graph.indptr[nodes], graph.indptr[nodes + 1]
-    counts = stop - start
-    total = int(counts.sum())
-    offsets = np.repeat(start - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(total)
-    row = np.repeat(np.arange(len(nodes)), counts)
+def _subgraph_arrays(graph: sp.csr_matrix, nodes: np.ndarray, local: np.ndarray) -> tuple:
+    """``(data, indices, indptr)`` of the rows and columns ``nodes`` of ``graph`` (``local`` maps a
+    node to its position, -1 outside), columns in the order of ``graph`` within each row."""
+    start = graph.indptr[nodes]
+    counts = graph.indptr[nodes + 1] - start
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
+    offsets = np.repeat(start - (ends - counts), counts) + np.arange(total)
     col = local[graph.indices[offsets]]
     keep = col >= 0
-    indptr = np.r_[0, np.cumsum(np.bincount(row[keep], minlength=len(nodes)))]
-    return csr(graph.data[offsets][keep], col[keep], indptr, (len(nodes), len(nodes)))
+    kept = np.zeros(total + 1, np.int64)
+    np.cumsum(keep, out=kept[1:])
+    indptr = np.r_[0, kept[ends]]  # kept entries up to the end of each row
+    return graph.data[offsets[keep]], col[keep], indptr
 
 
 def _same_edge_pairs(a: Snapped, a_ok: np.ndarray, b: Snapped, b_ok: np.ndarray, limit: float):
@@ -203,26 +213,57 @@ def _same_edge_pairs(a: Snapped, a_ok: np.ndarray, b: Snapped, b_ok: np.ndarray,
     return i[keep], j[keep], d[keep]
 
 
-def _min_matrix(rows, cols, vals, shape) -> sp.csr_matrix:
-    if not rows:
-        return sp.csr_matrix(shape)
-    r, c, d = np.concatenate(rows), np.concatenate(cols), np.concatenate(vals)
-    if len(r) == 0:  # no pair within the limit (np.r_[True, ...] below would be one too long)
-        return sp.csr_matrix(shape)
-    key = r.astype(np.int64) * shape[1] + c  # one integer key: one sort, not a three-key lexsort
-    order = np.argsort(key)
-    breathe()
-    key, d = key[order], d[order]
-    start = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    d = np.maximum(np.minimum.reduceat(d, start), ZERO_M)  # the shortest of repeated pairs
-    key = key[start]
-    breathe()
-    r, c = key // shape[1], key % shape[1]
-    indptr = np.r_[0, np.cumsum(np.bincount(r, minlength=shape[0]))]
-    out = csr(d, c, indptr, shape)
+def _rows_matrix(srcs, counts, cols, vals, same, shape) -> sp.csr_matrix:
+    """The CSR matrix of the pairs found by the searches — per search its sources ``srcs``, the
+    pairs per source ``counts`` and their columns and distances, by source and in column order;
+    every source in one search only — with the ``same`` edge pairs ``(rows, cols, dist)`` merged
+    in (the shorter where both have a pair), an actual 0 m stored as ``ZERO_M``. Blocks of rows
+    put in order, not one sort of all pairs."""
+    n_rows, n_cols = shape
+    indptr = np.zeros(n_rows + 1, np.int64)
+    for src, count in zip(srcs, counts, strict=True):
+        indptr[src + 1] = count
+    np.cumsum(indptr, out=indptr)
+    col, val = np.empty(indptr[-1], np.int64), np.empty(indptr[-1])
+    for src, count, j, d in zip(srcs, counts, cols, vals, strict=True):  # each block to its rows
+        where = np.repeat(indptr[src] - (np.cumsum(count) - count), count) + np.arange(len(j))
+        col[where] = j
+        val[where] = d
+        breathe()
+    if same is not None and len(same[0]):
+        col, val = _merged(indptr, col, val, same, n_cols)
+    np.maximum(val, ZERO_M, out=val)
+    out = csr(val, col, indptr, shape)
     out.has_sorted_indices = True  # sorted by (row, column) and without repeats: canonical
     out.has_canonical_format = True
     return out
+
+
+def _merged(indptr: np.ndarray, col: np.ndarray, val: np.ndarray, same, n_cols: int):
+    """``same`` pairs ``(rows, cols, dist)`` (no repeats) merged into the canonical CSR arrays
+    (``indptr`` updated in place): the shorter distance where a pair is in both."""
+    r, c, d = same
+    key_b = r.astype(np.int64) * n_cols + c
+    order = np.argsort(key_b)
+    key_b, r, c, d = key_b[order], r[order], c[order], d[order]
+    key_a = np.empty(len(col), np.int64)  # row * n_cols + column, sorted; made in pieces of rows
+    cuts = np.unique(np.searchsorted(indptr, np.arange(0, len(col) + PAIR_ENTRIES, PAIR_ENTRIES)))
+    for ra, rb in zip(cuts[:-1], np.minimum(cuts[1:], len(indptr) - 1), strict=True):
+        piece = slice(indptr[ra], indptr[rb])
+        key_a[piece] = np.repeat(np.arange(ra, rb, dtype=np.int64), np.diff(indptr[ra:rb + 1])) * n_cols
+        key_a[piece] += col[piece]
+        breathe()
+    pos = np.searchsorted(key_a, key_b)
+    both = pos < len(key_a)
+    both[both] = key_a[pos[both]] == key_b[both]
+    val[pos[both]] = np.minimum(val[pos[both]], d[both])
+    new = ~both
+    if new.any():
+        col = np.insert(col, pos[new], c[new])
+        breathe()
+        val = np.insert(val, pos[new], d[new])
+        indptr[1:] += np.cumsum(np.bincount(r[new], minlength=len(indptr) - 1))
+    return col, val
 
 
 def csr_from_entries(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:

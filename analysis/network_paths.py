@@ -246,21 +246,28 @@ def with_sources(graph: sp.csr_matrix, to_u: np.ndarray, to_v: np.ndarray, w_u: 
     """``graph`` with one virtual node per source appended (ids n, n+1, ...), each with edges out
     to ``to_u`` and ``to_v`` of weights ``w_u`` and ``w_v`` (one edge, the shorter, when they are
     the same node); no edges lead in, so no path passes through a virtual node."""
-    n, m = graph.shape[0], len(to_u)
+    return csr(*augmented(graph.data, graph.indices, graph.indptr, to_u, to_v, w_u, w_v))
+
+
+def augmented(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, to_u: np.ndarray, to_v: np.ndarray,
+              w_u: np.ndarray, w_v: np.ndarray) -> tuple:
+    """:func:`with_sources` on the arrays of a square CSR graph: ``(data, indices, indptr, shape)``
+    of the augmented graph, for one matrix construction (a local search builds many)."""
+    n, m = len(indptr) - 1, len(to_u)
     loop = to_u == to_v
     w_u = np.where(loop, np.minimum(w_u, w_v), w_u)
     cols = np.stack([to_u, to_v], axis=1)
-    data = np.stack([w_u, w_v], axis=1)
+    data_new = np.stack([w_u, w_v], axis=1)
     keep = np.ones((m, 2), bool)
     keep[:, 1] = ~loop
     swap = keep[:, 1] & (to_v < to_u)  # columns sorted within a row
     cols[swap] = cols[swap][:, ::-1]
-    data[swap] = data[swap][:, ::-1]
+    data_new[swap] = data_new[swap][:, ::-1]
     counts = keep.sum(axis=1)
-    indptr = np.concatenate([graph.indptr, graph.indptr[-1] + np.cumsum(counts)])
-    indices = np.concatenate([graph.indices, cols[keep]])
-    values = np.concatenate([graph.data, data[keep]])
-    return csr(values, indices, indptr, (n + m, n + m))
+    indptr = np.concatenate([indptr, indptr[-1] + np.cumsum(counts)])
+    indices = np.concatenate([indices, cols[keep]])
+    values = np.concatenate([data, data_new[keep]])
+    return values, indices, indptr, (n + m, n + m)
 
 
 def same_edge_nearest(o_edge: np.ndarray, o_along: np.ndarray, t_edge: np.ndarray, t_along: np.ndarray,
