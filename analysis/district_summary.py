@@ -44,6 +44,27 @@ ZONES = ("auto", "districts", "square", "hexagon")
 NAME_FIELDS = ("name", "nimi", "district", "zone", "id")
 
 
+def zone_table(names, feature_zone: np.ndarray, features: pd.DataFrame, sums, means) -> pd.DataFrame:
+    """Per zone (``names``, in zone order): the count of features (``feature_zone`` their zone,
+    -1 outside every zone), the sum of each column of ``sums`` and the mean of each of ``means``
+    (missing values left out). Shared with the partitioned merge (analysis.partition_district)."""
+    n = len(names)
+    inside = feature_zone >= 0
+    table = pd.DataFrame({"zone": pd.Series(names, dtype="str")})
+    table["count"] = np.bincount(feature_zone[inside], minlength=n)
+    for col in sums:
+        values = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
+        table[f"sum_{col}"] = np.bincount(feature_zone[inside], weights=np.nan_to_num(values[inside]), minlength=n)
+    for col in means:
+        values = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
+        ok = inside & np.isfinite(values)
+        total = np.bincount(feature_zone[ok], weights=values[ok], minlength=n)
+        number = np.bincount(feature_zone[ok], minlength=n)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table[f"mean_{col}"] = np.where(number > 0, total / np.maximum(number, 1), np.nan)
+    return table
+
+
 def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None = None,
                      buildings: gpd.GeoDataFrame | None = None, *, zones: str = "auto", cell_m: float = 250.0,
                      sum_fields: str = "", mean_fields: str = "", name_field: str = "",
@@ -108,18 +129,7 @@ def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | N
         names = np.array([f"{zones[0].upper()}{i + 1}" for i in range(len(zone_geoms))], dtype=object)
     n = len(zone_geoms)
     inside = feature_zone >= 0
-    table = pd.DataFrame({"zone": pd.Series(names, dtype="str")})
-    table["count"] = np.bincount(feature_zone[inside], minlength=n)
-    for col in sums:
-        values = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
-        table[f"sum_{col}"] = np.bincount(feature_zone[inside], weights=np.nan_to_num(values[inside]), minlength=n)
-    for col in means:
-        values = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
-        ok = inside & np.isfinite(values)
-        total = np.bincount(feature_zone[ok], weights=values[ok], minlength=n)
-        number = np.bincount(feature_zone[ok], minlength=n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table[f"mean_{col}"] = np.where(number > 0, total / np.maximum(number, 1), np.nan)
+    table = zone_table(names, feature_zone, features, sums, means)
     fb.check_cancelled()
     fb.progress(0.55, "Areas and lengths")
     kind = _kind(geoms)

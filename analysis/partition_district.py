@@ -118,18 +118,7 @@ def merge(merged, whole, params) -> AnalysisResult:
         names = np.array([f"{zones[0].upper()}{i + 1}" for i in range(len(zone_geoms))], dtype=object)
     n = len(zone_geoms)
     inside = feature_zone >= 0
-    table = pd.DataFrame({"zone": pd.Series(names, dtype="str")})
-    table["count"] = np.bincount(feature_zone[inside], minlength=n)
-    for col in sums:
-        values = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
-        table[f"sum_{col}"] = np.bincount(feature_zone[inside], weights=np.nan_to_num(values[inside]), minlength=n)
-    for col in means:
-        values = pd.to_numeric(features[col], errors="coerce").to_numpy(dtype=float)
-        ok = inside & np.isfinite(values)
-        total = np.bincount(feature_zone[ok], weights=values[ok], minlength=n)
-        number = np.bincount(feature_zone[ok], minlength=n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table[f"mean_{col}"] = np.where(number > 0, total / np.maximum(number, 1), np.nan)
+    table = ds.zone_table(names, feature_zone, features, sums, means)
     zone_area = shapely.area(zone_geoms)
     if pz is not None:
         clipped = np.bincount(pz, weights=pm, minlength=n) if len(pz) else np.zeros(n)
