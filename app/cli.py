@@ -217,6 +217,8 @@ def _info(args) -> int:
               f"    features: {info.count}\n    CRS:      {info.crs or 'none'}\n    bounds:   {bounds}")
         cols = ", ".join(f"{c} ({t})" for c, t in info.columns.items())
         print(f"    columns:  {cols or '(none)'}")
+        for note in info.notes:
+            print(f"    note:     {note}")
     return 0
 
 

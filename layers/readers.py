@@ -48,11 +48,12 @@ class LayerInfo:
     crs: str | None
     bounds: tuple[float, float, float, float] | None
     columns: dict[str, str]
+    notes: tuple[str, ...] = ()  # what the reader found: a feed's validation report, requests without coordinates
 
     def to_dict(self) -> dict:
         return {"name": self.name, "kind": self.kind, "geometry_type": self.geometry_type,
                 "count": self.count, "crs": self.crs, "bounds": list(self.bounds) if self.bounds else None,
-                "columns": self.columns}
+                "columns": self.columns, "notes": list(self.notes)}
 
 
 def split_spec(spec: str) -> tuple[str, str | None]:
@@ -284,7 +285,21 @@ def _info(name: str, kind: str, gdf: gpd.GeoDataFrame) -> LayerInfo:
     present = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     bounds = tuple(map(float, present.total_bounds)) if len(present) else None
     columns = {str(c): str(t) for c, t in gdf.dtypes.items() if c != gdf.geometry.name}
-    return LayerInfo(name, kind, geom_type, len(gdf), _crs_text(gdf.crs), bounds, columns)
+    return LayerInfo(name, kind, geom_type, len(gdf), _crs_text(gdf.crs), bounds, columns, _notes(gdf.attrs))
+
+
+def _notes(attrs: dict) -> tuple[str, ...]:
+    """The reader's findings kept in ``attrs``: a GTFS feed's report, an Open311 file's counts."""
+    notes = [str(line) for line in attrs.get("gtfs_report") or ()]
+    counts = attrs.get("open311")
+    if isinstance(counts, dict):
+        notes.append(f"{counts.get('requests', 0)} requests, {counts.get('without_coordinates', 0)} without "
+                     f"coordinates (kept, not on the map)")
+        for key, label in (("dates_without_time_zone", "dates without a time zone (read as UTC)"),
+                           ("unreadable_dates", "unreadable dates")):
+            if counts.get(key):
+                notes.append(f"{counts[key]} {label}")
+    return tuple(notes)
 
 
 def _crs_text(crs) -> str | None:

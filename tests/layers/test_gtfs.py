@@ -13,7 +13,7 @@ from layers.errors import CityDeskError
 from layers.gtfs import feed_for_layer, read_feed, route_mode
 from layers.gtfs_layers import stop_route_frequency, transit_routes, transit_stops
 from layers.gtfs_read import parse_times
-from layers.readers import read_layer, read_layers
+from layers.readers import list_layers, read_layer, read_layers
 from tests.data.gtfs_feed import write_feed
 
 HSL_GTFS = Path(__file__).resolve().parents[2] / "sample_data" / "raw" / "hsl_gtfs_cropped.zip"
@@ -127,6 +127,8 @@ def test_broken_feed_report_names_file_line_field(tmp_path):
     b1 = dep.loc[dep["stop"] == _stop(feed, "B1"), "time_s"].tolist()
     assert b1 == [8 * 3600 + 30 * 60]
     assert sorted(dep.loc[dep["stop"] == _stop(feed, "R1"), "time_s"]) == [8 * 3600 + 20 * 60, 8 * 3600 + 50 * 60]
+    notes = " / ".join(list_layers(path)[0].notes)  # `citydesk info` shows the report too
+    assert "stop_times.txt line 5, field stop_id: stop 'NOPE' is not in stops.txt" in notes
 
 
 def test_missing_required_column_and_files(tmp_path):

@@ -219,6 +219,7 @@ def test_command_line_info_and_run_take_a_georeport_file(json_file, tmp_path, ca
     assert main(["info", str(json_file)]) == 0
     out = capsys.readouterr().out
     assert "Open311 GeoReport v2" in out and "features: 9" in out
+    assert "note:     9 requests, 5 without coordinates (kept, not on the map)" in out  # what the reader found
     result = tmp_path / "hot.gpkg"
     assert main(["run", "report-hotspots", "--layer", f"reports={json_file}", "--param", "bandwidth_m=200",
                  "--out", str(result)]) == 0
