@@ -34,6 +34,12 @@ every answer within the maximum distance — what the coverage shares count — 
 first round; only features farther than it from every target (the uncovered) go round again.
 Straight-line coverage is the case ``S = 0`` with a straight line for a path.
 
+An adapter may also declare ``ASSIGNED = (role, reach_m(params), line_roles)``: each located row
+of that role (a bin) is handed to exactly one first-round demand tile — the one whose box is
+nearest it, for a file grid the cell it lies in — which answers it too (snaps it), with its own
+lines when they reach ``reach_m`` around the row, else with those lines plus the ones read
+around the row; no separate pass (and no second set of tile networks) for that role.
+
 Merging
 -------
 The tiles' per-feature columns are put back in layer order; everything else — the summaries,
@@ -53,7 +59,15 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis.partition_sources import Box, FileSource, FrameSource, hilbert_order
+from analysis.partition_sources import (
+    Box,
+    BoxesReader,
+    FileSource,
+    FrameSource,
+    _end_boxes,
+    hilbert_order,
+    lines_in_boxes,
+)
 from analysis.population import origins
 from analysis.registry import Analysis, get
 from analysis.result import AnalysisResult
@@ -89,6 +103,7 @@ class TileTask:
     context: dict = field(default_factory=dict)  # role -> (gdf, ids) in memory, or a FileSource
     return_rows: bool = False
     missing: bool = False  # the file's rows without geometry (no box selects them)
+    assigned: tuple | None = None  # (gdf, ids): rows of the adapter's ASSIGNED role this tile answers too
 
 
 @dataclass
@@ -98,6 +113,7 @@ class TileResult:
     certain: np.ndarray
     xy: np.ndarray  # the origins, for tiling the uncertain ones again
     rows: gpd.GeoDataFrame | None = None  # the input rows (file sources)
+    side: pd.DataFrame | None = None  # the answers for the assigned rows, indexed by their ids
 
 
 def run_tile(task: TileTask) -> TileResult:
@@ -120,22 +136,24 @@ def run_tile(task: TileTask) -> TileResult:
             keep = (xy[:, 0] >= x0) & (xy[:, 1] >= y0) & (xy[:, 0] < x1) & (xy[:, 1] < y1)
         demand, ids, pts = demand.iloc[np.flatnonzero(keep)], ids[keep], pts[keep]
     wide = widen(task.box, task.halo_m)
-    if len(demand) == 0 and not task.whole:
+    if len(demand) == 0 and not task.whole and (task.assigned is None or len(task.assigned[1]) == 0):
         wide = NOTHING  # an empty tile (a grid cell with no feature, or no feature without geometry) reads nothing
     context = {}
     for role, value in task.context.items():
-        gdf, cids = value.select_lines(None if task.whole else wide) if isinstance(value, FileSource) else value
+        gdf, cids = value if isinstance(value, tuple) else value.select_lines(None if task.whole else wide)
         context[role] = (gdf.reset_index(drop=True), np.asarray(cids))
     context["__box"] = task.box  # the tile's own box (the halo is around it)
+    if task.assigned is not None:
+        context["__assigned"] = (task.assigned[0].reset_index(drop=True), np.asarray(task.assigned[1]))
     tile_fn, _halo = adapter.PASSES[task.role]
-    columns, certain = tile_fn(demand.reset_index(drop=True), context, task.params,
-                               np.inf if task.whole else task.halo_m - MARGIN_M)
+    columns, certain, *side = tile_fn(demand.reset_index(drop=True), context, task.params,
+                                      np.inf if task.whole else task.halo_m - MARGIN_M)
     columns.index = ids
     xy = _xy(origins(demand) if pts is None else pts)
     rows = demand.set_axis(ids) if task.return_rows else None
     # a feature without geometry has the same (empty) answer whatever the context
     certain = np.asarray(certain, bool) | task.whole | ~np.isfinite(xy).all(axis=1)
-    return TileResult(ids, columns, certain, xy, rows)
+    return TileResult(ids, columns, certain, xy, rows, side[0] if side else None)
 
 
 class LocalEngine:
@@ -179,8 +197,11 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     adapter = importlib.import_module(adapter_name)
     sources = {r: FrameSource(g) for r, g in frames.items()} | files
     extent = _union([s.bounds() for r, s in sources.items() if r != part.demand or len(sources) == 1])
-    whole = {r: (s.gdf if isinstance(s, FrameSource) else s.select(None)[0]) for r, s in sources.items()
-             if r in part.global_roles}
+    # the rows the demand tiles answer too (the bins, each snapped by one building tile): read once, here
+    a_role = getattr(adapter, "ASSIGNED", (None,))[0]
+    read = {r: ((s.gdf, np.arange(len(s.gdf))) if isinstance(s, FrameSource) else s.select(None))
+            for r, s in sources.items() if r in part.global_roles or r == a_role}
+    whole = {r: read[r][0] for r in read if r in part.global_roles}
     if hasattr(adapter, "prepare"):  # global choices made once (a column, the list of kinds), checked as a whole
         parsed = {**parsed, **adapter.prepare(whole, parsed)}
     if hasattr(adapter, "global_task"):  # figures of the whole area (e.g. the whole network's pieces), on one worker
@@ -200,8 +221,14 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
         sub = SubFeedback(fb, 0.9 * k / len(passes), 0.9 * (k + 1) / len(passes))
         halo0 = (part.halo_m(parsed) if role == part.demand else adapter.PASSES[role][1](parsed)) + MARGIN_M
         context = {r: sources[r] for r in part.context if r in sources and r != role}
+        assign = sides = None
+        if role == part.demand and a_role in read:
+            _role, reach, line_roles = adapter.ASSIGNED
+            assign, sides = (*read[a_role], reach(parsed) + MARGIN_M, line_roles), []
         merged[role] = _run_pass(adapter_name, role, sources[role], context, parsed, halo0, extent, engine,
-                                 tile_rows, sub, grid)
+                                 tile_rows, sub, grid, assign, sides)
+        if sides is not None:
+            merged[a_role] = _assigned_layer(sources[a_role], *read[a_role], sides)
     fb.check_cancelled()
     fb.progress(0.92, "Merging the tiles")
     result = adapter.merge(merged, whole, parsed)
@@ -212,8 +239,11 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
 
 
 def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo0: float, extent: Box,
-              engine, tile_rows: int, fb: Feedback, grid: list[Box] | None = None) -> gpd.GeoDataFrame:
-    """All rounds of one pass; returns the demand layer with the computed columns, in layer order."""
+              engine, tile_rows: int, fb: Feedback, grid: list[Box] | None = None, assign=None,
+              sides: list | None = None) -> gpd.GeoDataFrame:
+    """All rounds of one pass; returns the demand layer with the computed columns, in layer order.
+    ``assign``: (gdf, ids, reach_m, line_roles) of rows handed out to the first round's tiles (see
+    :func:`_assign`); their answers are appended to ``sides``."""
     in_memory = isinstance(source, FrameSource)
     results: list[TileResult] = []
     halo = halo0
@@ -228,12 +258,16 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
         whole = _covers(widen_all(pending, halo), extent)
         tasks = [_task(adapter, role, source, context, params, ids, box, halo, whole, in_memory)
                  for ids, box in pending]
+        if round_no == 0 and assign is not None:
+            _assign(tasks, pending, assign, context, halo, whole)
         lo, hi = (0.0, 0.8) if round_no == 0 else (0.8 + 0.15 * (1 - 0.5 ** (round_no - 1)),
                                                    0.8 + 0.15 * (1 - 0.5 ** round_no))
         again_ids, again_xy = [], []
         for done, res in enumerate(engine.map(run_tile, tasks, fb), start=1):
             certain = res.certain
             results.append(_keep(res, certain))
+            if res.side is not None and sides is not None:
+                sides.append(res.side)
             if not certain.all():
                 again_ids.append(res.ids[~certain])
                 again_xy.append(res.xy[~certain])
@@ -260,6 +294,56 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
     for name in columns.columns:
         rows[name] = columns[name].to_numpy()
     return gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=rows.geometry.name, crs=source.crs)
+
+
+def _assign(tasks: list[TileTask], pending: list, assign, context: dict, halo: float, whole: bool) -> None:
+    """Give each row of ``assign`` (gdf, ids, reach_m, line_roles) with a location to exactly one
+    task: the one whose box is nearest (Chebyshev) its origin — for a file grid, the cell it lies in.
+    Each row needs the lines of ``line_roles`` within ``reach_m`` of it (a bin: the streets within
+    the snap distance, plus the margin); when the task's read box (its box widened by ``halo``)
+    does not hold that, the task also gets those lines, in ``__reach_<role>`` (used only for the
+    assigned rows, so the demand's answers do not change). Rows without a location are given to
+    nobody (the adapter's merge gives them the answer of an unlocated row)."""
+    gdf, ids, reach, line_roles = assign
+    xy = _xy(origins(gdf))
+    live = [k for k, (tile_ids, _box) in enumerate(pending) if tile_ids is not MISSING]
+    located = np.flatnonzero(np.isfinite(xy).all(axis=1))
+    if not live or len(located) == 0:
+        return
+    p = xy[located]
+    best = np.full(len(located), np.inf)
+    owner = np.zeros(len(located), np.int64)
+    for k in live:
+        x0, y0, x1, y1 = pending[k][1]
+        d = np.maximum(np.maximum(x0 - p[:, 0], p[:, 0] - x1), np.maximum(y0 - p[:, 1], p[:, 1] - y1)).clip(0.0)
+        nearer = d < best
+        best[nearer], owner[nearer] = d[nearer], k
+    for k in live:
+        mine = located[owner == k]
+        tasks[k].assigned = (gdf.iloc[mine], ids[mine])
+        far = mine[best[owner == k] > halo - reach]
+        if whole or len(far) == 0:
+            continue
+        boxes = _end_boxes(xy[far], reach)
+        for r in line_roles:
+            if r in context:
+                s = context[r]
+                tasks[k].context[f"__reach_{r}"] = (lines_in_boxes(s, boxes) if isinstance(s, FrameSource)
+                                                    else BoxesReader(s, boxes))
+
+
+def _assigned_layer(source, gdf: gpd.GeoDataFrame, ids: np.ndarray, sides: list) -> gpd.GeoDataFrame:
+    """The assigned layer with the tiles' columns (NaN for rows no tile answered), like a pass's output."""
+    columns = pd.concat(sides) if sides else pd.DataFrame(index=pd.Index([], dtype=np.int64))
+    columns = columns[~columns.index.duplicated()].reindex(ids)
+    if isinstance(source, FrameSource):
+        out = source.gdf.copy()
+    else:
+        out = gdf.copy()
+        out["__id"] = ids
+    for name in columns.columns:
+        out[name] = columns[name].to_numpy()
+    return out
 
 
 def _keep(res: TileResult, certain: np.ndarray) -> TileResult:

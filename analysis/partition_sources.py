@@ -265,6 +265,28 @@ class FileSource:
         return gpd.GeoDataFrame(_concat(frames), crs=self.crs), np.concatenate(ids)
 
 
+def lines_in_boxes(source, boxes: list[Box]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The union of ``source.select_lines(box)`` over ``boxes`` (each feature once, in id order)."""
+    got = [source.select_lines(b) for b in boxes]
+    ids = np.concatenate([i for _, i in got]) if got else np.empty(0, np.int64)
+    if len(ids) == 0:
+        return source.select((0.0, 0.0, -1.0, -1.0))
+    frame = _concat([g for g, _ in got])
+    ids, first = np.unique(ids, return_index=True)
+    return gpd.GeoDataFrame(frame.iloc[first].reset_index(drop=True), crs=source.crs), ids
+
+
+class BoxesReader:
+    """Reads, on a worker, the lines of ``source`` within any of ``boxes`` (see :func:`lines_in_boxes`);
+    the tile's own box is ignored. Picklable when ``source`` is."""
+
+    def __init__(self, source, boxes: list[Box]):
+        self.source, self.boxes = source, boxes
+
+    def select_lines(self, _box: Box | None) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        return lines_in_boxes(self.source, self.boxes)
+
+
 def _inside_any(xy: np.ndarray, boxes: list[Box], by: float) -> np.ndarray:
     """Whether each point lies at least ``by`` inside one of ``boxes``."""
     inside = np.zeros(len(xy), bool)

@@ -1,11 +1,14 @@
 """Partitioned ``waste-coverage``: per tile the walking distance of each building to its nearest
-bin (of every kind with ``per_kind``) and which bin that is (its row in the bin layer); a second
-pass snaps every bin. The merge then counts each bin's residents over all the buildings assigned
-to it, whichever tile they were in, and recomputes loads, gaps and the summary exactly as
-:func:`analysis.waste_coverage.waste_coverage` does (see :mod:`analysis.partition` for the halo)."""
+bin (of every kind with ``per_kind``) and which bin that is (its row in the bin layer); each
+bin is also snapped by exactly one buildings tile (``ASSIGNED``: the tile nearest it, whose
+streets reach it — no second set of tile networks). The merge then counts each bin's residents
+over all the buildings assigned to it, whichever tile they were in, and recomputes loads, gaps and
+the summary exactly as :func:`analysis.waste_coverage.waste_coverage` does (see
+:mod:`analysis.partition` for the halo)."""
 
 from __future__ import annotations
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -66,9 +69,10 @@ def tile_buildings(demand, context, params, certain_m):
         cols[f"bin_m_{slug(name)}"] = np.full(n, np.nan)
         cols[f"covered_{slug(name)}"] = np.zeros(n, bool)
     unreachable = np.ones(n, bool)
+    side = _snap_assigned(network, streets, context, params)
     if network is None or n == 0:
         cols["__unreachable"] = unreachable
-        return pd.DataFrame(cols), np.full(n, certain_m >= s_max)
+        return pd.DataFrame(cols), np.full(n, certain_m >= s_max), side
     points = origins(demand)
     snapped = snap_points(network, points, max_snap_m=s_max)
     unreachable = snapped.edge < 0
@@ -93,28 +97,39 @@ def tile_buildings(demand, context, params, certain_m):
     cols["__unreachable"] = unreachable
     # an origin with no street within the snap distance has none in the whole layer either
     certain |= unreachable & (certain_m >= s_max)
-    return pd.DataFrame(cols), certain
+    return pd.DataFrame(cols), certain, side
 
 
-def tile_bins(demand, context, params, certain_m):
-    streets, _ = context["streets"]
-    network = _network(streets)
-    n = len(demand)
+def _snap_assigned(network, streets, context, params):
+    """The snap distance and edge (-1: none within max_snap_m) of the bins this tile was given,
+    indexed by bin id; with the tile's network, or — when some bin lies beyond the tile's streets —
+    with a network of the tile's streets and those read around such bins (``__reach_streets``)."""
+    if "__assigned" not in context:
+        return None
+    bins, ids = context["__assigned"]
+    if "__reach_streets" in context:
+        extra, extra_ids = context["__reach_streets"]
+        all_ids, first = np.unique(np.r_[context["streets"][1], extra_ids], return_index=True)
+        frame = pd.concat([streets, extra], ignore_index=True).iloc[first].reset_index(drop=True)
+        network = _network(gpd.GeoDataFrame(frame, geometry=streets.geometry.name, crs=streets.crs))
+    n = len(bins)
     if network is None or n == 0:
-        return pd.DataFrame({"__snap_m": np.full(n, np.nan), "__edge": np.full(n, -1)}), np.ones(n, bool)
-    s = snap_points(network, demand.geometry.to_numpy(), max_snap_m=params["max_snap_m"])
-    return pd.DataFrame({"__snap_m": s.snap_m, "__edge": s.edge}), np.ones(n, bool)
+        return pd.DataFrame({"__snap_m": np.full(n, np.nan), "__edge": np.full(n, -1)}, index=ids)
+    s = snap_points(network, bins.geometry.to_numpy(), max_snap_m=params["max_snap_m"])
+    return pd.DataFrame({"__snap_m": s.snap_m, "__edge": s.edge}, index=ids)
 
 
 def halo_buildings(params) -> float:
     return float(params["max_distance_m"]) + 2.0 * float(params["max_snap_m"])
 
 
-def halo_bins(params) -> float:
+def reach_bins(params) -> float:
     return float(params["max_snap_m"])
 
 
-PASSES = {"buildings": (tile_buildings, halo_buildings), "waste_bins": (tile_bins, halo_bins)}
+PASSES = {"buildings": (tile_buildings, halo_buildings)}
+#: Each bin is snapped by one buildings tile, which needs the streets within ``reach_bins`` of it.
+ASSIGNED = ("waste_bins", reach_bins, ("streets",))
 
 
 def merge(merged, whole, params) -> AnalysisResult:
@@ -123,6 +138,9 @@ def merge(merged, whole, params) -> AnalysisResult:
     extra = out[hidden]
     out = out.drop(columns=hidden)
     waste_bins = merged["waste_bins"]
+    for col in ("__snap_m", "__edge"):  # no building tile at all: no bin was snapped
+        if col not in waste_bins.columns:
+            waste_bins = waste_bins.assign(**{col: np.nan})
     if "__id" in waste_bins.columns:  # read from a file: bin ids are FIDs or partition rows, not positions
         file_ids = waste_bins["__id"].to_numpy(dtype=np.int64)
         waste_bins = waste_bins.drop(columns=["__id"])
@@ -136,7 +154,7 @@ def merge(merged, whole, params) -> AnalysisResult:
     bin_rows = np.flatnonzero(keep)
     bins = waste_bins[keep].drop(columns=["__snap_m", "__edge"]).copy()
     snap_m = waste_bins["__snap_m"].to_numpy(dtype=float)[keep]
-    bin_edge = waste_bins["__edge"].to_numpy()[keep]
+    bin_edge = np.nan_to_num(waste_bins["__edge"].to_numpy(dtype=float), nan=-1.0)[keep]  # NaN: no location
     kind = kind[keep]
     weights, pop_col = population_weights(out, params["population_field"])
     total = float(weights.sum())
