@@ -163,28 +163,8 @@ def age_friendly(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, *,
     in_areas = float(areas["residents"].sum())
 
     total = float(weights.sum())
-
-    def share(mask: np.ndarray) -> float:
-        return float(weights[mask].sum() / total) if total > 0 else 0.0
-
-    all_ok = np.all([ok[r] for r in dests], axis=0)
-    all_rest = np.all([rest_ok[r] for r in dests], axis=0)
-    summary: dict[str, object] = {
-        "share_all_in_reach": share(all_ok),
-        "share_all_rest_in_reach": share(all_rest),
-        "mean_score": float((weights * score).sum() / total) if total > 0 else 0.0,
-        "mean_rest_score": float((weights * rest_score).sum() / total) if total > 0 else 0.0,
-        "residents_total": total,
-    }
-    for role in dests:
-        summary[f"share_in_reach_{role}"] = share(ok[role])
-        summary[f"share_rest_in_reach_{role}"] = share(rest_ok[role])
-        summary[f"residents_in_reach_{role}"] = float(weights[ok[role]].sum())
-        summary[f"residents_rest_in_reach_{role}"] = float(weights[rest_ok[role]].sum())
-        summary[f"residents_out_of_reach_{role}"] = float(weights[~ok[role]].sum())
-        summary[f"median_{role}_m"] = float(np.nanmedian(dist[role])) if np.isfinite(dist[role]).any() else None
-        summary[f"targets_{role}"] = int(targets_total[role])
-        summary[f"targets_unreachable_{role}"] = int(targets_unreachable[role])
+    summary = access_summary(dests, weights, ok, rest_ok, score, rest_score, dist, targets_total,
+                             targets_unreachable)
     unreachable = snapped.edge < 0
     off_main = np.zeros(len(buildings), dtype=bool)
     off_main[reach] = network.component[network.edge_u[snapped.edge[reach]]] != 0
@@ -235,6 +215,35 @@ def headline(summary) -> str:
         rests = figures.share(summary["share_all_rest_in_reach"])
         text += f" ({rests} with a rest every {summary.get('rest_max_m', 200):g} m)"
     return text + f"; mean score {summary['mean_score']:.0f} / 100"
+
+
+def access_summary(roles, weights: np.ndarray, ok: dict, rest_ok: dict, score: np.ndarray, rest_score: np.ndarray,
+                   dist: dict, targets_total: dict, targets_unreachable: dict) -> dict:
+    """The reach figures of a run: shares of residents with every destination and with each one in
+    reach (with and without rests), scores, medians and target counts. Shared with the partitioned
+    merge (analysis.partition_age_friendly), so both report the same figures."""
+    total = float(weights.sum())
+
+    def share(mask: np.ndarray) -> float:
+        return float(weights[mask].sum() / total) if total > 0 else 0.0
+
+    summary: dict[str, object] = {
+        "share_all_in_reach": share(np.all([ok[r] for r in roles], axis=0)),
+        "share_all_rest_in_reach": share(np.all([rest_ok[r] for r in roles], axis=0)),
+        "mean_score": float((weights * score).sum() / total) if total > 0 else 0.0,
+        "mean_rest_score": float((weights * rest_score).sum() / total) if total > 0 else 0.0,
+        "residents_total": total,
+    }
+    for role in roles:
+        summary[f"share_in_reach_{role}"] = share(ok[role])
+        summary[f"share_rest_in_reach_{role}"] = share(rest_ok[role])
+        summary[f"residents_in_reach_{role}"] = float(weights[ok[role]].sum())
+        summary[f"residents_rest_in_reach_{role}"] = float(weights[rest_ok[role]].sum())
+        summary[f"residents_out_of_reach_{role}"] = float(weights[~ok[role]].sum())
+        summary[f"median_{role}_m"] = float(np.nanmedian(dist[role])) if np.isfinite(dist[role]).any() else None
+        summary[f"targets_{role}"] = int(targets_total[role])
+        summary[f"targets_unreachable_{role}"] = int(targets_unreachable[role])
+    return summary
 
 
 def _check(buildings, streets, dest_layers, districts) -> None:

@@ -65,6 +65,36 @@ def zone_table(names, feature_zone: np.ndarray, features: pd.DataFrame, sums, me
     return table
 
 
+def zone_summary(table: pd.DataFrame, zones: str, cell_m: float, inside: np.ndarray, located: np.ndarray,
+                 weights: np.ndarray | None, pop_col: str, sums) -> dict:
+    """The summary of a zone table (:func:`zone_table` plus residents): ``inside`` / ``located`` per
+    feature, ``weights`` the residents per building (None without buildings). Shared with the
+    partitioned merge (analysis.partition_district), so both report the same figures."""
+    n = len(table)
+    summary = {
+        "zones_used": {"districts": "districts layer", "square": f"square grid, {cell_m:g} m",
+                       "hexagon": f"hexagonal grid, {cell_m:g} m"}[zones],
+        "features_in_zones": int(inside.sum()),
+        "zones": int(n),
+        "features_total": int(len(inside)),
+        "features_outside": int((located & ~inside).sum()),
+        "features_without_geometry": int((~located).sum()),
+        "zones_with_features": int((table["count"] > 0).sum()),
+        "max_count": int(table["count"].max()) if n else 0,
+    }
+    if zones == "districts" and n and table["count"].max() > 0:  # grid cell ids mean nothing to a reader
+        summary["zone_with_most"] = str(table["zone"].iloc[int(table["count"].to_numpy().argmax())])
+    if weights is not None:
+        summary["residents_total"] = float(weights.sum())
+        summary["residents_in_zones"] = float(table["residents"].sum())
+        total_res = float(table["residents"].sum())
+        summary["rate_per_1000"] = (float(inside.sum()) / total_res * 1000) if total_res > 0 else None
+        summary["population_field"] = pop_col or ""
+    for col in sums:
+        summary[f"sum_{col}"] = float(table[f"sum_{col}"].sum())
+    return summary
+
+
 def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | None = None,
                      buildings: gpd.GeoDataFrame | None = None, *, zones: str = "auto", cell_m: float = 250.0,
                      sum_fields: str = "", mean_fields: str = "", name_field: str = "",
@@ -157,27 +187,8 @@ def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | N
     fb.progress(0.9, "Summary")
     out = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(zone_geoms, crs=features.crs), crs=features.crs)
     located = ~shapely.is_missing(points)
-    summary = {
-        "zones_used": {"districts": "districts layer", "square": f"square grid, {cell_m:g} m",
-                       "hexagon": f"hexagonal grid, {cell_m:g} m"}[zones],
-        "features_in_zones": int(inside.sum()),
-        "zones": int(n),
-        "features_total": int(len(features)),
-        "features_outside": int((located & ~inside).sum()),
-        "features_without_geometry": int((~located).sum()),
-        "zones_with_features": int((table["count"] > 0).sum()),
-        "max_count": int(table["count"].max()) if n else 0,
-    }
-    if zones == "districts" and n and table["count"].max() > 0:  # grid cell ids mean nothing to a reader
-        summary["zone_with_most"] = str(table["zone"].iloc[int(table["count"].to_numpy().argmax())])
-    if home_zone is not None:
-        summary["residents_total"] = float(weights.sum())
-        summary["residents_in_zones"] = float(table["residents"].sum())
-        total_res = float(table["residents"].sum())
-        summary["rate_per_1000"] = (float(inside.sum()) / total_res * 1000) if total_res > 0 else None
-        summary["population_field"] = pop_col or ""
-    for col in sums:
-        summary[f"sum_{col}"] = float(table[f"sum_{col}"].sum())
+    summary = zone_summary(table, zones, cell_m, inside, located, weights if home_zone is not None else None,
+                           pop_col, sums)
     params = {"zones": zones, "cell_m": cell_m, "sum_fields": ",".join(sums) or "none",
               "mean_fields": ",".join(means) or "none",
               "name_field": name_field, "population_field": population_field}

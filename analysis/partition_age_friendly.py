@@ -271,26 +271,8 @@ def merge(merged, whole, params) -> AnalysisResult:
                             "access_gained": np.empty(0, float), "roles": np.empty(0, dtype=str).astype(object)},
                            geometry=np.empty(0, dtype=object), crs=result.crs)
     total = float(weights.sum())
-
-    def share(mask):
-        return float(weights[mask].sum() / total) if total > 0 else 0.0
-
-    summary = {
-        "share_all_in_reach": share(np.all([ok[r] for r in roles], axis=0)),
-        "share_all_rest_in_reach": share(np.all([rest_ok[r] for r in roles], axis=0)),
-        "mean_score": float((weights * score).sum() / total) if total > 0 else 0.0,
-        "mean_rest_score": float((weights * rest_score).sum() / total) if total > 0 else 0.0,
-        "residents_total": total,
-    }
-    for role in roles:
-        summary[f"share_in_reach_{role}"] = share(ok[role])
-        summary[f"share_rest_in_reach_{role}"] = share(rest_ok[role])
-        summary[f"residents_in_reach_{role}"] = float(weights[ok[role]].sum())
-        summary[f"residents_rest_in_reach_{role}"] = float(weights[rest_ok[role]].sum())
-        summary[f"residents_out_of_reach_{role}"] = float(weights[~ok[role]].sum())
-        summary[f"median_{role}_m"] = float(np.nanmedian(dist[role])) if np.isfinite(dist[role]).any() else None
-        summary[f"targets_{role}"] = int(params["_targets_total"][role])
-        summary[f"targets_unreachable_{role}"] = int(params["_targets_unreachable"][role])
+    summary = af.access_summary(roles, weights, ok, rest_ok, score, rest_score, dist, params["_targets_total"],
+                                params["_targets_unreachable"])
     unreachable = extra["__unreachable"].to_numpy(dtype=bool)
     off_main = extra["__off_main"].to_numpy(dtype=bool)
     moved = extra["__moved"].to_numpy(dtype=bool)

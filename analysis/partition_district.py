@@ -146,27 +146,8 @@ def merge(merged, whole, params) -> AnalysisResult:
     out = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(zone_geoms, crs=crs), crs=crs)
     located = ~shapely.is_missing(ds.representative_points(ds._repaired(features.geometry.to_numpy())))
     cell_m = params["cell_m"]
-    summary = {
-        "zones_used": {"districts": "districts layer", "square": f"square grid, {cell_m:g} m",
-                       "hexagon": f"hexagonal grid, {cell_m:g} m"}[zones],
-        "features_in_zones": int(inside.sum()),
-        "zones": int(n),
-        "features_total": int(len(features)),
-        "features_outside": int((located & ~inside).sum()),
-        "features_without_geometry": int((~located).sum()),
-        "zones_with_features": int((table["count"] > 0).sum()),
-        "max_count": int(table["count"].max()) if n else 0,
-    }
-    if zones == "districts" and n and table["count"].max() > 0:
-        summary["zone_with_most"] = str(table["zone"].iloc[int(table["count"].to_numpy().argmax())])
-    if home_zone is not None:
-        summary["residents_total"] = float(weights.sum())
-        summary["residents_in_zones"] = float(table["residents"].sum())
-        total_res = float(table["residents"].sum())
-        summary["rate_per_1000"] = (float(inside.sum()) / total_res * 1000) if total_res > 0 else None
-        summary["population_field"] = pop_col or ""
-    for col in sums:
-        summary[f"sum_{col}"] = float(table[f"sum_{col}"].sum())
+    summary = ds.zone_summary(table, zones, cell_m, inside, located, weights if home_zone is not None else None,
+                              pop_col, sums)
     run_params = {"zones": zones, "cell_m": cell_m, "sum_fields": ",".join(sums) or "none",
                   "mean_fields": ",".join(means) or "none",
                   "name_field": params["name_field"], "population_field": params["population_field"]}
