@@ -71,8 +71,8 @@ class DaskEngine:
         workers = sorted(self.client.scheduler_info().get("workers", {})) if len(tasks) > 1 else []
         where = [{"workers": [workers[k * len(workers) // len(tasks)]], "allow_other_workers": True} if workers
                  else {} for k in range(len(tasks))]
-        futures = [self.client.submit(fn, task, pure=False, **kw) for task, kw in zip(tasks, where, strict=True)]
-        pending = set(futures)
+        pending = {self.client.submit(fn, task, pure=False, **kw) for task, kw in zip(tasks, where, strict=True)}
+        del tasks, where
         try:
             while pending:
                 fb.check_cancelled()
@@ -82,7 +82,10 @@ class DaskEngine:
                     continue
                 pending = set(not_done)
                 for future in done:
-                    yield future.result()
+                    result = future.result()
+                    future.release()  # a tile's result leaves the worker's memory once it is here
+                    del future
+                    yield result
         except BaseException:  # a cancel, Ctrl-C, a failed tile, or the caller stopped early
             self.client.cancel(list(pending))
             raise

@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from analysis.partition_pieces import grid_cells
 from analysis.partition_sources import (
     Box,
     BoxesReader,
@@ -204,6 +205,10 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     whole = {r: read[r][0] for r in read if r in part.global_roles}
     if hasattr(adapter, "prepare"):  # global choices made once (a column, the list of kinds), checked as a whole
         parsed = {**parsed, **adapter.prepare(whole, parsed)}
+    passes_from = 0.0
+    if hasattr(adapter, "survey"):  # figures of the whole area, found tile by tile (e.g. the network's pieces)
+        parsed = {**parsed, **adapter.survey(sources, parsed, engine, SubFeedback(fb, 0.0, 0.25), tile_rows)}
+        passes_from = 0.25
     if hasattr(adapter, "global_task"):  # figures of the whole area (e.g. the whole network's pieces), on one worker
         fb.progress(0.0, "Looking at the whole area on one worker")
         inputs = {r: sources[r] for r in adapter.GLOBAL_INPUTS if r in sources}
@@ -218,7 +223,8 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     for k, role in enumerate(passes):
         if role not in sources:
             continue
-        sub = SubFeedback(fb, 0.9 * k / len(passes), 0.9 * (k + 1) / len(passes))
+        span = 0.9 - passes_from
+        sub = SubFeedback(fb, passes_from + span * k / len(passes), passes_from + span * (k + 1) / len(passes))
         halo0 = (part.halo_m(parsed) if role == part.demand else adapter.PASSES[role][1](parsed)) + MARGIN_M
         context = {r: sources[r] for r in part.context if r in sources and r != role}
         assign = sides = None
@@ -253,6 +259,8 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
     else:
         pending = [(None, box) for box in (grid or _grid_tiles(source, tile_rows))]
         pending.append((MISSING, pending[0][1]))
+    spans = [max(b[2] - b[0], b[3] - b[1]) for _ids, b in pending if _ids is not MISSING]
+    side = float(np.median(spans)) if spans else 0.0  # a first-round tile's size
     round_no = 0
     while pending:
         whole = _covers(widen_all(pending, halo), extent)
@@ -277,9 +285,8 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
             break
         ids = np.concatenate(again_ids)
         xy = np.concatenate(again_xy)
-        order = hilbert_order(xy)
-        pending = [(ids[c], _box(xy[c])) for c in _chunks(order, tile_rows)]
         halo *= GROWTH
+        pending = [(ids[c], _box(xy[c])) for c in regroup(xy, tile_rows, max(side, halo))]
         round_no += 1
     ids = np.concatenate([r.ids for r in results])
     columns = pd.concat([r.columns for r in results]).loc[np.sort(ids)] if len(ids) else None
@@ -401,6 +408,27 @@ def _box(xy: np.ndarray) -> Box:
     return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
 
 
+def regroup(xy: np.ndarray, tile_rows: int, cell_m: float) -> list[np.ndarray]:
+    """The uncertain features of a round (origins ``xy``) grouped for the next: by grid cells of
+    ``cell_m`` (a first-round tile's size, or the new halo when wider), at most ``tile_rows`` per
+    group, cells in Hilbert order. A group's box — and what its task reads — stays the size of a
+    tile and its halo however scattered the features are over the region (grouping them by count
+    alone would give one box as big as the region)."""
+    if len(xy) == 0:
+        return []
+    cell = np.floor((xy - xy.min(axis=0)) / max(cell_m, 1.0)).astype(np.int64)
+    cells, group = np.unique(cell, axis=0, return_inverse=True)
+    group = group.ravel()
+    rank = np.empty(len(cells), np.int64)
+    rank[hilbert_order(cells.astype(float))] = np.arange(len(cells))
+    order = np.argsort(rank[group], kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(rank[group][order]) != 0])
+    out = []
+    for members in np.split(order, starts[1:]):
+        out += _chunks(members, tile_rows)
+    return out
+
+
 def _chunks(order: np.ndarray, size: int) -> list[np.ndarray]:
     return [np.sort(order[i:i + size]) for i in range(0, len(order), max(1, int(size)))]
 
@@ -409,29 +437,7 @@ def _grid_tiles(source: FileSource, tile_rows: int, bounds: Box | None = None) -
     """A grid over ``bounds`` (default: a file layer's extent), in Hilbert order, of about
     ``tile_rows`` features of the layer per cell on average (half-open cells: a feature belongs to
     the cell its origin lies in)."""
-    import pyogrio
-
-    x0, y0, x1, y1 = bounds or source.bounds()
-    count = (pyogrio.read_info(source.path, layer=source.layer)["features"] if source.parts is None
-             else sum(_parquet_rows(p) for p in source.parts))
-    n = max(1, int(np.ceil(count / max(tile_rows, 1))))
-    side = max(1, int(np.ceil(np.sqrt(n))))
-    w, h = (x1 - x0) / side or 1.0, (y1 - y0) / side or 1.0
-    i, j = np.meshgrid(np.arange(side), np.arange(side), indexing="ij")
-    i, j = i.ravel(), j.ravel()
-    order = hilbert_order(np.c_[i, j].astype(float))
-    boxes = []
-    for a, b in zip(i[order], j[order], strict=True):
-        bx1 = x0 + (a + 1) * w if a < side - 1 else np.nextafter(x1, np.inf)
-        by1 = y0 + (b + 1) * h if b < side - 1 else np.nextafter(y1, np.inf)
-        boxes.append((x0 + a * w, y0 + b * h, float(bx1), float(by1)))
-    return boxes
-
-
-def _parquet_rows(path: str) -> int:
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path).metadata.num_rows
+    return grid_cells(bounds or source.bounds(), source.count(), tile_rows)
 
 
 def _check_files(spec: Analysis, files: dict, frames: dict) -> None:

@@ -1,12 +1,13 @@
 """Partitioned ``age-friendly`` (without new-bench siting: ``new_benches_k`` = 0; the greedy siting
 is global and runs whole).
 
-Once, on one worker (:func:`global_task`): the whole street network is built to learn what
-depends on all of it — which street lines lie on pieces of network too small to snap to
-(``min_piece_m``: a piece's length is known only from the whole network) and which lie off the
-largest piece — and to snap every destination (the counts of unreachable and moved destinations,
-the rest points). Each tile then builds its network from the streets in its halo, told which of
-them are on small pieces, so every building snaps as in the whole network.
+First, tile by tile (:func:`survey`), what depends on the whole street network — which street
+lines lie on pieces of network too small to snap to (``min_piece_m``: a piece's length is known
+only from the whole network) and which lie off the largest piece — and every destination snapped
+once (the counts of unreachable and moved destinations, the rest points); the whole network is
+never built in one place, so a worker's memory depends on the tile size, not the region. Each
+tile then builds its network from the streets in its halo, told which of them are on small
+pieces, so every building snaps as in the whole network.
 
 Per tile, the walking distance to each destination role and the rest-aware distance: with ``H``
 the tile's certain radius, a distance ``<= H`` is exact (see :mod:`analysis.partition`). A
@@ -34,8 +35,11 @@ from analysis import age_friendly as af
 from analysis.age_friendly_params import DESTINATIONS, speed_mps
 from analysis.age_friendly_rest import build_rest_graph, rest_distances, rest_points, take, target_points
 from analysis.network import Network, build_network, nearest_distance, snap_points
+from analysis.partition_pieces import MARGIN_M as _PIECES_MARGIN
+from analysis.partition_pieces import grid_cells, in_cell, street_pieces
 from analysis.population import origins, population_weights
 from analysis.result import AnalysisResult
+from layers.feedback import SubFeedback, ensure
 
 _TOL = 1e-6
 KEYS = ("profile", "walk_speed_mps", *[f"max_{r}_m" for r in DESTINATIONS], "min_green_space_m2", "rest_max_m",
@@ -65,49 +69,103 @@ def _dest_frame(role: str, gdf: gpd.GeoDataFrame, params) -> gpd.GeoDataFrame:
     return gdf
 
 
-# --- once, on one worker ---------------------------------------------------------------------------
+# --- the whole network and the destinations, tile by tile ----------------------------------------
 
-GLOBAL_INPUTS = ("streets", *DESTINATIONS)
-
-
-def global_task(layers: dict, params) -> dict:
-    """The whole network: street ids on small pieces and off the largest piece, the network's size,
-    and per destination role the counts the summary needs. ``layers``: role -> (gdf, ids)."""
-    streets, street_ids = layers["streets"]
-    network = build_network(streets.reset_index(drop=True))
-    min_piece = float(params["min_piece_m"])
-    rows = len(streets)
-    large = np.zeros(rows, bool)
-    main = np.zeros(rows, bool)
-    if min_piece > 0:
-        large[network.edge_source[network.edges_on_pieces_of(min_piece)]] = True
-    else:
-        large[:] = True
-    main[network.edge_source[network.component[network.edge_u] == 0]] = True
-    out = {"_small_ids": np.asarray(street_ids)[~large], "_off_main_ids": np.asarray(street_ids)[~main],
-           "_network_nodes": int(len(network.node_xy)),
-           "_network_components": int(network.report.get("components", 0))}
-    s, mp = float(params["max_snap_m"]), min_piece
-    moved_total, totals, unreachable, present = 0, {}, {}, []
-    for role in DESTINATIONS:
-        if role not in layers:
-            continue
-        present.append(role)
-        gdf = _dest_frame(role, layers[role][0].reset_index(drop=True), params)
-        pts, feature = target_points(gdf)
-        sn = snap_points(network, pts, max_snap_m=s, min_piece_m=mp)
-        moved_total += len(np.unique(feature[sn.moved])) if sn.moved is not None else 0
-        totals[role] = int(len(gdf))
-        unreachable[role] = int(len(gdf) - len(np.unique(feature[sn.edge >= 0])))
-    benches = layers["benches"][0] if "benches" in layers else None
-    stops = layers["transit_stops"][0] if "transit_stops" in layers else None
-    pts, kind = rest_points(benches, stops)
-    rs = snap_points(network, pts, max_snap_m=s, min_piece_m=mp)
-    on = rs.edge >= 0
-    out.update({"_dest_moved": int(moved_total), "_targets_total": totals, "_targets_unreachable": unreachable,
-                "_roles": tuple(present), "_rest_points": int(on.sum()),
-                "_rest_points_stops": int((kind[on] == "stop").sum())})
+def survey(sources: dict, params, engine, feedback=None, tile_rows: int = 50_000) -> dict:
+    """What depends on the whole network, found cell by cell (never the whole network in one
+    place): which street lines lie on pieces smaller than ``min_piece_m`` and which off the largest
+    piece, the network's size (:func:`analysis.partition_pieces.street_pieces`); then, with those,
+    each destination and rest point snapped once, in the cell its first point lies in, for the
+    counts the summary needs. ``sources``: role -> FrameSource or FileSource."""
+    fb = ensure(feedback)
+    pieces = street_pieces(sources["streets"], engine, tile_rows=tile_rows, feedback=SubFeedback(fb, 0.0, 0.6))
+    out = {"_small_ids": pieces.small_ids(float(params["min_piece_m"])), "_off_main_ids": pieces.off_main_ids(),
+           "_network_nodes": pieces.nodes, "_network_components": pieces.count}
+    dests = {r: sources[r] for r in DESTINATIONS if r in sources}
+    bounds = [s.bounds() for s in (sources["streets"], *dests.values())]
+    b = np.array(bounds, float)
+    extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    cells = grid_cells(extent, sources["streets"].count(), tile_rows)
+    task_params = {**params, **out}
+    tasks = [_DestTask(sources["streets"], dests, c, task_params) for c in cells]
+    tasks.append(_DestTask(sources["streets"], dests, None, task_params))
+    totals = dict.fromkeys(dests, 0)
+    reached = dict.fromkeys(dests, 0)
+    moved = rests = rest_stops = 0
+    sub = SubFeedback(fb, 0.6, 1.0)
+    for done, got in enumerate(engine.map(dest_tile, tasks, sub), 1):
+        for role in dests:
+            totals[role] += got["total"].get(role, 0)
+            reached[role] += got["reached"].get(role, 0)
+        moved, rests, rest_stops = moved + got["moved"], rests + got["rests"], rest_stops + got["rest_stops"]
+        sub.progress(done / len(tasks), f"destinations: cell {done} of {len(tasks)}")
+    out.update({"_dest_moved": int(moved), "_targets_total": totals,
+                "_targets_unreachable": {r: int(totals[r] - reached[r]) for r in dests},
+                "_roles": tuple(dests), "_rest_points": int(rests), "_rest_points_stops": int(rest_stops)})
     return out
+
+
+@dataclass
+class _DestTask:
+    streets: object
+    dests: dict  # role -> source
+    cell: tuple | None  # None: the features without a location
+    params: dict
+
+
+def dest_tile(task: _DestTask) -> dict:
+    """Runs on a worker: the destinations (features) and rest points (points) of one cell, each
+    owned by the cell its (first) point lies in, snapped to the network of the streets around them
+    — with every street within the snap distance, and each line's piece known from the survey."""
+    params = task.params
+    got = {"total": {}, "reached": {}, "moved": 0, "rests": 0, "rest_stops": 0}
+    if task.cell is None:  # no location: counted, never reached
+        for role, src in task.dests.items():
+            gdf, _ = src.select_missing()
+            got["total"][role] = int(len(_dest_frame(role, gdf.reset_index(drop=True), params)))
+        return got
+    cell, s, mp = task.cell, float(params["max_snap_m"]), float(params["min_piece_m"])
+    frames = {r: src.select(cell)[0].reset_index(drop=True) for r, src in task.dests.items()}
+    owned, boxes = {}, [cell]
+    for role, gdf in frames.items():
+        pts, feature = target_points(_dest_frame(role, gdf, params))
+        xy = shapely.get_coordinates(pts) if len(pts) else np.empty((0, 2))
+        first = np.r_[True, feature[1:] != feature[:-1]] if len(feature) else np.zeros(0, bool)
+        mine = feature[first][in_cell(xy[first], cell)]
+        keep = np.isin(feature, mine)
+        owned[role] = (pts[keep], feature[keep])
+        got["total"][role] = int(len(mine))
+        boxes.append(_bounds(xy[keep]))
+    r_pts, r_kind = rest_points(frames.get("benches"), frames.get("transit_stops"))
+    r_xy = shapely.get_coordinates(r_pts) if len(r_pts) else np.empty((0, 2))
+    keep = in_cell(r_xy, cell)
+    r_pts, r_kind = r_pts[keep], r_kind[keep]
+    boxes.append(_bounds(r_xy[keep]))
+    if len(r_pts) == 0 and not any(len(p) for p, _f in owned.values()):
+        got["reached"] = dict.fromkeys(owned, 0)
+        return got
+    b = np.array([x for x in boxes if x is not None], float)
+    grow = s + _PIECES_MARGIN
+    box = (b[:, 0].min() - grow, b[:, 1].min() - grow, b[:, 2].max() + grow, b[:, 3].max() + grow)
+    streets, street_ids = task.streets.select_lines(box)
+    network, _main = _tile_network(streets.reset_index(drop=True), street_ids, params)
+    if network is None:
+        got["reached"] = dict.fromkeys(owned, 0)
+        return got
+    for role, (pts, feature) in owned.items():
+        sn = snap_points(network, pts, max_snap_m=s, min_piece_m=mp)
+        got["reached"][role] = int(len(np.unique(feature[sn.edge >= 0])))
+        got["moved"] += int(len(np.unique(feature[sn.moved]))) if sn.moved is not None else 0
+    rs = snap_points(network, r_pts, max_snap_m=s, min_piece_m=mp)
+    on = rs.edge >= 0
+    got["rests"], got["rest_stops"] = int(on.sum()), int((r_kind[on] == "stop").sum())
+    return got
+
+
+def _bounds(xy: np.ndarray):
+    if len(xy) == 0:
+        return None
+    return (*xy.min(axis=0), *xy.max(axis=0))
 
 
 # --- per tile --------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ class FrameSource:
     def __len__(self) -> int:
         return len(self.gdf)
 
+    def count(self) -> int:
+        return len(self.gdf)
+
     def bounds(self) -> Box:
         b = self._bounds
         return (float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])),
@@ -53,6 +56,12 @@ class FrameSource:
 
     def rows(self, ids: np.ndarray) -> gpd.GeoDataFrame:
         return self.gdf.iloc[ids]
+
+    def select_missing(self) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+        """The features without a geometry (or with an empty one), which no box selects."""
+        geoms = self.gdf.geometry.to_numpy()
+        ids = np.flatnonzero(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        return self.gdf.iloc[ids], ids
 
     def select_lines(self, box: Box | None, join_m: float = JOIN_M) -> tuple[gpd.GeoDataFrame, np.ndarray]:
         """Like :meth:`select`, plus every line with an end in the same cluster of line ends (ends
@@ -142,6 +151,14 @@ class FileSource:
         else:
             raise CityDeskError("partitioned reading needs a GeoPackage or a folder of GeoParquet files",
                                 source=str(p), fix="Convert the layer with 'citydesk' or ogr2ogr")
+
+    def count(self) -> int:
+        """The number of features (from the file's metadata, nothing decoded)."""
+        if self.parts is None:
+            return int(pyogrio.read_info(self.path, layer=self.layer)["features"])
+        import pyarrow.parquet as pq
+
+        return sum(pq.ParquetFile(p).metadata.num_rows for p in self.parts)
 
     def bounds(self) -> Box:
         if self.parts is None:
