@@ -122,7 +122,9 @@ def end_cluster(xy: np.ndarray, seed: np.ndarray, join_m: float) -> np.ndarray:
     """The ends (indices into ``xy``) linked to the ``seed`` ends by chains of ends at most
     ``join_m`` apart."""
     labels = end_labels(xy, join_m)
-    return np.flatnonzero(np.isin(labels, labels[seed]))
+    wanted = np.zeros(int(labels.max(initial=-1)) + 1, bool)
+    wanted[labels[seed]] = True
+    return np.flatnonzero(wanted[labels])
 
 
 class FileSource:
@@ -207,7 +209,11 @@ class FileSource:
             xy, owner = self._pool_ends(frame, all_ids)
             if len(xy) == 0:
                 return gdf, ids
-            cluster = end_cluster(xy, np.flatnonzero(np.isin(all_ids[owner], seed_ids)), join_m)
+            # an end at least join_m inside the box has only seed lines' ends within join_m: a chain
+            # from a line outside to a seed line reaches a seed end near the edge first (the rest is left out)
+            near = np.flatnonzero(~_inside_any(xy, [box], join_m))
+            seed = _member(seed_ids, all_ids)[owner[near]]
+            cluster = near[end_cluster(xy[near], np.flatnonzero(seed), join_m)] if seed.any() else near[:0]
             outside = cluster[~_inside_any(xy[cluster], read, join_m)]
             if len(outside) == 0:
                 break
@@ -225,12 +231,18 @@ class FileSource:
         if self.parts is None:
             return line_ends(frame.geometry.to_numpy())
         xys, rows = [np.empty((0, 2))], [np.empty(0, np.int64)]
-        for k in np.unique(all_ids >> 32):
+        part = all_ids >> 32
+        for k in np.unique(part):
             xy, own = _part_ends(self.parts[int(k)])
-            end_ids = (np.int64(k) << 32) + own
-            hit = np.isin(end_ids, all_ids)
+            pos = np.full(len(own) and int(own.max()) + 1, -1, np.int64)  # partition row -> row in all_ids
+            mine = np.flatnonzero(part == k)
+            row = all_ids[mine] & 0xFFFFFFFF
+            inside = row < len(pos)
+            pos[row[inside]] = mine[inside]
+            at = pos[own]
+            hit = at >= 0
             xys.append(xy[hit])
-            rows.append(np.searchsorted(all_ids, end_ids[hit]))
+            rows.append(at[hit])
         return np.concatenate(xys), np.concatenate(rows)
 
     def select_boxes(self, boxes: list[Box]) -> tuple[gpd.GeoDataFrame, np.ndarray]:
@@ -245,11 +257,8 @@ class FileSource:
             for k, (part, pb) in enumerate(zip(self.parts, self.part_bounds, strict=True)):
                 if not ((b[:, 0] <= pb[2]) & (b[:, 2] >= pb[0]) & (b[:, 1] <= pb[3]) & (b[:, 3] >= pb[1])).any():
                     continue
-                g, fb = _read_part_cached(part)
-                hit = np.zeros(len(g), bool)
-                for x0, y0, x1, y1 in b:
-                    hit |= (fb[:, 0] <= x1) & (fb[:, 2] >= x0) & (fb[:, 1] <= y1) & (fb[:, 3] >= y0)
-                rows = np.flatnonzero(hit)
+                g, _fb = _read_part_cached(part)
+                rows = np.unique(_part_tree(part).query(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))[1])
                 frames.append(g.iloc[rows])
                 id_parts.append((np.int64(k) << 32) + rows)
             if not frames:
@@ -305,11 +314,27 @@ class BoxesReader:
 
 
 def _inside_any(xy: np.ndarray, boxes: list[Box], by: float) -> np.ndarray:
-    """Whether each point lies at least ``by`` inside one of ``boxes``."""
-    inside = np.zeros(len(xy), bool)
-    for x0, y0, x1, y1 in boxes:
-        inside |= (xy[:, 0] >= x0 + by) & (xy[:, 0] <= x1 - by) & (xy[:, 1] >= y0 + by) & (xy[:, 1] <= y1 - by)
+    """Whether each point lies at least ``by`` inside one of ``boxes`` (the first, the tile's own
+    box, holds most of them: only the others are tried against the many small boxes)."""
+    x0, y0, x1, y1 = boxes[0]
+    inside = (xy[:, 0] >= x0 + by) & (xy[:, 0] <= x1 - by) & (xy[:, 1] >= y0 + by) & (xy[:, 1] <= y1 - by)
+    rest = np.flatnonzero(~inside)
+    if len(rest) and len(boxes) > 1:
+        b = np.array(boxes[1:], float) + (by, by, -by, -by)
+        tree = shapely.STRtree(shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3]))
+        hit = tree.query(shapely.points(xy[rest]), predicate="intersects")[0]
+        inside[rest[np.unique(hit)]] = True
     return inside
+
+
+def _member(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Per element of ``sorted_ids`` (sorted, unique): whether it is among ``values``."""
+    pos = np.searchsorted(sorted_ids, values)
+    ok = pos < len(sorted_ids)
+    ok[ok] = sorted_ids[pos[ok]] == values[ok]
+    out = np.zeros(len(sorted_ids), bool)
+    out[pos[ok]] = True
+    return out
 
 
 def _end_boxes(xy: np.ndarray, by: float, cell_m: float = 250.0) -> list[Box]:
@@ -346,6 +371,12 @@ def _read_part_cached(path: str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
                 meta["crs"] = _crs_of(json.dumps(meta["crs"], sort_keys=True))
         gdf = _arrow_to_geopandas(table, geo)
     return gdf, shapely.bounds(gdf.geometry.to_numpy())
+
+
+@functools.lru_cache(maxsize=8)
+def _part_tree(path: str) -> shapely.STRtree:
+    """A tree of a partition's features (queried by their bounding boxes)."""
+    return shapely.STRtree(_read_part(path).geometry.to_numpy())
 
 
 @functools.lru_cache(maxsize=8)
