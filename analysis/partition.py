@@ -27,7 +27,8 @@ path of length ``<= H`` around ``p`` exactly, and no path that the full network 
 * a distance found ``> H``, or none, is **uncertain**: the true one is at least ``H``, but may be
   shorter than the tile's. Those features are computed again in a next round with a halo four
   times wider, until every answer is certain or the halo covers the whole layer (then the tile
-  is the whole problem and its answer is the single-machine answer).
+  is the whole problem and its answer is the single-machine answer). They are grouped for the
+  next round by space (:func:`regroup`), so a task reads no more than a tile and its halo.
 
 The first halo is ``max distance + 2 x snap distance + MARGIN_M`` (``PartitionSpec.halo_m``), so
 every answer within the maximum distance — what the coverage shares count — is certain in the

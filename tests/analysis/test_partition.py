@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from analysis.partition import LocalEngine, partition_reason, run_partitioned, run_with_engine
+from analysis.partition import LocalEngine, partition_reason, regroup, run_partitioned, run_with_engine
 from analysis.partition_sources import FileSource, hilbert_order
 from analysis.registry import get
 from analysis.runner import run_analysis
@@ -213,6 +213,18 @@ def test_cancel_stops_the_cluster(cluster):
     with pytest.raises(Cancelled):
         run_partitioned("coverage", {"buildings": layers["buildings"], "targets": layers["green_spaces"]}, {},
                         cluster, tile_rows=10, feedback=CancelSoon())
+
+
+def test_later_rounds_group_scattered_features_by_space():
+    """Far-apart uncertain features never share a task (its box would span the region)."""
+    rng = np.random.default_rng(2)
+    corners = np.array([(0.0, 0.0), (50_000.0, 0.0), (0.0, 50_000.0), (50_000.0, 50_000.0)])
+    xy = np.concatenate([c + rng.uniform(0, 300, (25, 2)) for c in corners])
+    groups = regroup(xy, tile_rows=40, cell_m=1_000.0)
+    assert sorted(np.concatenate(groups).tolist()) == list(range(100))
+    spans = [np.ptp(xy[g], axis=0).max() for g in groups]
+    assert 4 <= len(groups) <= 16 and max(spans) < 1_000.0  # a cluster may straddle a cell border
+    assert all(len(g) <= 10 for g in regroup(xy, tile_rows=10, cell_m=1_000.0))
 
 
 def test_hilbert_order_keeps_neighbours_together():
