@@ -210,11 +210,6 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     if hasattr(adapter, "survey"):  # figures of the whole area, found tile by tile (e.g. the network's pieces)
         parsed = {**parsed, **adapter.survey(sources, parsed, engine, SubFeedback(fb, 0.0, 0.25), tile_rows)}
         passes_from = 0.25
-    if hasattr(adapter, "global_task"):  # figures of the whole area (e.g. the whole network's pieces), on one worker
-        fb.progress(0.0, "Looking at the whole area on one worker")
-        inputs = {r: sources[r] for r in adapter.GLOBAL_INPUTS if r in sources}
-        (extra,) = list(engine.map(_global_run, [(adapter_name, inputs, parsed)], fb))
-        parsed = {**parsed, **extra}
     passes = list(adapter.PASSES)
     # files: one grid for every pass, sized by the demand layer over the extent of all the files, so a
     # tile of a small layer (the bins) covers no more ground — and no more streets — than a building tile
@@ -448,13 +443,6 @@ def _check_files(spec: Analysis, files: dict, frames: dict) -> None:
             raise CityDeskError("layers read tile by tile must all be in one metric CRS already",
                                 source=", ".join(files) or spec.id,
                                 fix="Reproject the files to one projected CRS (e.g. with ogr2ogr -t_srs)")
-
-
-def _global_run(task) -> dict:
-    """On one worker: the adapter's ``global_task`` with every input layer read whole."""
-    adapter, sources, params = task
-    layers = {r: s.select(None) for r, s in sources.items()}
-    return importlib.import_module(adapter).global_task(layers, params)
 
 
 def _whole_run(task) -> AnalysisResult:

@@ -2,7 +2,7 @@
 tile — the zones are independent of each other, so a feature's answer needs no halo: its
 representative point, the first zone covering it and the pieces of its area or length in each zone
 it meets. The zones themselves (the districts, or the grid over the extent of all features and
-homes) are fixed once, on one worker (:func:`global_task`); the merge counts, sums and averages per
+homes) are found cell by cell (:func:`survey`), no layer read whole; the merge counts, sums and averages per
 zone from the merged layers exactly as :func:`analysis.district_summary.district_summary` does."""
 
 from __future__ import annotations
@@ -13,50 +13,115 @@ import pandas as pd
 import shapely
 
 from analysis import district_summary as ds
+from analysis.partition_pieces import grid_cells, in_cell
 from analysis.population import origins, population_weights
 from analysis.result import AnalysisResult
 from layers.errors import CityDeskError
+from layers.feedback import ensure
 
-GLOBAL_INPUTS = ("features", "buildings", "districts")
+#: A box that meets no feature (a layer's columns, no rows).
+NOTHING = (0.0, 0.0, -1.0, -1.0)
 
-
-def global_task(layers: dict, params) -> dict:
-    """The zones (geometries and names), the kind of features and the checked field lists."""
-    features = layers["features"][0]
-    districts = layers["districts"][0] if "districts" in layers else None
-    buildings = layers["buildings"][0] if "buildings" in layers else None
+def survey(sources: dict, params, engine, feedback=None, tile_rows: int = 50_000) -> dict:
+    """The zones (geometries and names), the kind of features and the checked field lists, found
+    cell by cell (no layer is read whole but the districts): each cell reports the extent of the
+    representative points and homes that lie in it, the geometry types and, per summed or averaged
+    field, whether it holds values and numbers there; features without geometry come in one more
+    task. ``sources``: role -> FrameSource or FileSource."""
     zones = params["zones"]
     if zones not in ds.ZONES:
         raise CityDeskError(f"unknown zones {zones!r}", fix=f"Choose one of {', '.join(ds.ZONES)}")
+    has_districts = "districts" in sources
     if zones == "auto":
-        zones = "districts" if districts is not None else "hexagon"
-    if zones == "districts" and districts is None:
+        zones = "districts" if has_districts else "hexagon"
+    if zones == "districts" and not has_districts:
         raise CityDeskError("zones=districts needs a districts layer", source="districts",
                             fix="Choose a districts (polygon) layer, or zones=square / hexagon for a grid")
-    sums = ds._fields(features, params["sum_fields"], "sum_fields")
-    means = ds._fields(features, params["mean_fields"], "mean_fields")
-    geoms = ds._repaired(features.geometry.to_numpy())
+    features = sources["features"]
+    schema = features.select(NOTHING)[0]
+    wanted = {k: [t.strip() for t in (params[k] or "").split(",") if t.strip()] for k in ("sum_fields", "mean_fields")}
+    for key, names in wanted.items():
+        ds._fields(schema, ",".join(names), key)  # every column there (the numbers are checked below)
+    fields = sorted({n for names in wanted.values() for n in names})
+    roles = {r: sources[r] for r in ("features", "buildings") if r in sources}
+    b = np.array([s.bounds() for s in roles.values()], float)
+    cells = grid_cells((b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()),
+                       sum(s.count() for s in roles.values()), tile_rows)
+    tasks = [(roles, c, fields) for c in cells] + [(roles, None, fields)]
+    types, has_value, has_number, boxes = set(), set(), set(), []
+    fb = ensure(feedback)
+    for done, got in enumerate(engine.map(survey_tile, tasks, fb), 1):
+        types |= got["types"]
+        has_value |= got["has_value"]
+        has_number |= got["has_number"]
+        boxes += got["boxes"]
+        fb.progress(done / len(tasks), f"features: cell {done} of {len(tasks)}")
+    for key, names in wanted.items():
+        for name in names:
+            if name in has_value and name not in has_number:
+                numeric = [str(c) for c in schema.columns if c != schema.geometry.name and
+                           pd.api.types.is_numeric_dtype(schema[c]) and not pd.api.types.is_bool_dtype(schema[c])]
+                raise CityDeskError(f"the column '{name}' ({key}) holds no numbers", source="features",
+                                    fix=f"Numeric columns: {', '.join(numeric[:30]) or '(none)'}")
     names = None
     if zones == "districts":
+        districts = sources["districts"].select(None)[0]
         zone_geoms = ds._repaired(districts.geometry.to_numpy())
         keep = ~shapely.is_missing(zone_geoms) & ~shapely.is_empty(zone_geoms)
         zone_geoms = zone_geoms[keep]
         names = ds._zone_names(districts[keep], params["name_field"])
     else:
-        points = ds.representative_points(geoms)
-        extent = [points[~shapely.is_missing(points)]]
-        if buildings is not None:
-            homes = origins(buildings)
-            extent.append(homes[~shapely.is_missing(homes)])
-        everything = np.concatenate(extent)
-        if len(everything) == 0:
+        if not boxes:
             raise CityDeskError("the features have no geometry to make a grid over", source="features",
                                 fix="Choose a layer with features")
-        bounds = shapely.total_bounds(everything)
+        e = np.array(boxes, float)
+        bounds = (e[:, 0].min(), e[:, 1].min(), e[:, 2].max(), e[:, 3].max())
         cell = float(params["cell_m"])
         zone_geoms = ds.square_grid(bounds, cell) if zones == "square" else ds.hex_grid(bounds, cell)
-    return {"_zones": zones, "_zone_geoms": zone_geoms, "_zone_names": names, "_kind": ds._kind(geoms),
-            "_sums": sums, "_means": means}
+    return {"_zones": zones, "_zone_geoms": zone_geoms, "_zone_names": names, "_kind": _kind_of(types),
+            "_sums": list(dict.fromkeys(wanted["sum_fields"])), "_means": list(dict.fromkeys(wanted["mean_fields"]))}
+
+
+def survey_tile(task) -> dict:
+    """Runs on a worker: what :func:`survey` needs of one cell (``cell`` None: the features without
+    a geometry, which no box selects)."""
+    roles, cell, fields = task
+    got = {"types": set(), "has_value": set(), "has_number": set(), "boxes": []}
+    for role, source in roles.items():
+        gdf = (source.select_missing() if cell is None else source.select(cell))[0]
+        geoms = gdf.geometry.to_numpy()
+        if role == "features":
+            points = ds.representative_points(ds._repaired(geoms))
+        else:
+            points = origins(gdf)
+        mine = np.ones(len(gdf), bool)
+        if cell is not None:
+            xy = np.full((len(points), 2), np.inf)
+            ok = ~shapely.is_missing(points)
+            xy[ok] = shapely.get_coordinates(points[ok])
+            mine = in_cell(xy, cell)  # each feature reported by the cell its point lies in
+        if mine.any() and cell is not None:
+            got["boxes"].append(tuple(shapely.total_bounds(points[mine])))
+        if role != "features":
+            continue
+        present = mine & ~shapely.is_missing(geoms)
+        got["types"] |= set(shapely.get_type_id(geoms[present]).tolist())
+        for name in fields:
+            column = gdf[name][mine]
+            if column.notna().any():
+                got["has_value"].add(name)
+            if pd.to_numeric(column, errors="coerce").notna().any():
+                got["has_number"].add(name)
+    return got
+
+
+def _kind_of(types: set) -> str:
+    """As :func:`analysis.district_summary._kind`, from the set of geometry type ids."""
+    if types and types <= {3, 6}:
+        return "polygon"
+    if types and types <= {1, 2, 5}:
+        return "line"
+    return "point" if types and types <= {0, 4} else "mixed"
 
 
 def tile_features(demand, context, params, certain_m):

@@ -164,6 +164,34 @@ def test_files_are_read_by_box(tmp_path, cluster):
     assert_same(single, tiled)
 
 
+FILE_CASES = [
+    ("age-friendly", AGE, AGE_SHORT),
+    ("district-summary", ("reports", "buildings"), {"sum_fields": "n", "mean_fields": "n"}),
+    ("district-summary", ("green_spaces", "buildings"), {"zones": "square", "cell_m": 100.0}),
+]
+
+
+@pytest.mark.parametrize(("analysis", "roles", "params"), FILE_CASES)
+def test_surveys_from_files_equal_single_process(tmp_path, cluster, analysis, roles, params):
+    """The whole-area figures (the network's pieces, destinations snapped once; the zones' extent,
+    kinds and fields) found cell by cell from files, with features without geometry among them."""
+    layers = city()
+    layers["reports"].loc[3, "geometry"] = None
+    layers["benches"].loc[4, "geometry"] = None
+    renamed = ROLE_OF.get(analysis, {})
+    path = tmp_path / "city.gpkg"
+    files, whole = {}, {}
+    for role in roles:
+        layers[role].to_file(path, layer=role)
+        name = renamed.get(role, role)
+        if analysis == "district-summary" and role == roles[0]:
+            name = "features"
+        files[name] = FileSource(path, role)
+        whole[name] = gpd.read_file(path, layer=role)
+    single = run_analysis(analysis, whole, params)
+    assert_same(single, run_partitioned(analysis, files, params, cluster, tile_rows=6))  # many cells
+
+
 def test_rest_chains_beyond_the_halo_stay_exact():
     """A toilet 184 m away along the street, but no bench on the way: the only rest-aware walk
     goes round a 250 m loop of benches, beyond the first halo. The tile alone finds no rest-aware
