@@ -25,8 +25,8 @@ path of length ``<= H`` around ``p`` exactly, and no path that the full network 
 * a distance found in the tile that is ``<= H`` (less a safety margin, ``MARGIN_M``, for line ends
   joined within the 0.5 m tolerance near the halo's edge) is the exact distance;
 * a distance found ``> H``, or none, is **uncertain**: the true one is at least ``H``, but may be
-  shorter than the tile's. Those features are computed again in a next round with a halo four
-  times wider, until every answer is certain or the halo covers the whole layer (then the tile
+  shorter than the tile's. Those features are computed again in a next round with a halo twice
+  as wide, until every answer is certain or the halo covers the whole layer (then the tile
   is the whole problem and its answer is the single-machine answer). They are grouped for the
   next round by space (:func:`regroup`), so a task reads no more than a tile and its halo.
 
@@ -81,7 +81,7 @@ MARGIN_M = 10.0
 #: Demand features per tile (the memory of a tile task grows with it and with the halo).
 TILE_ROWS = 50_000
 #: Each further round widens the halo this many times.
-GROWTH = 4.0
+GROWTH = 2.0
 #: The ``ids`` of the task that reads a file's rows without geometry.
 MISSING = "missing"
 #: A box that meets no feature.
@@ -145,6 +145,8 @@ def run_tile(task: TileTask) -> TileResult:
         gdf, cids = value if isinstance(value, tuple) else value.select_lines(None if task.whole else wide)
         context[role] = (gdf.reset_index(drop=True), np.asarray(cids))
     context["__box"] = task.box  # the tile's own box (the halo is around it)
+    if pts is not None:
+        context["__origins"] = pts  # the demand's origins, found once (see tile_origins)
     if task.assigned is not None:
         context["__assigned"] = (task.assigned[0].reset_index(drop=True), np.asarray(task.assigned[1]))
     tile_fn, _halo = adapter.PASSES[task.role]
@@ -152,10 +154,17 @@ def run_tile(task: TileTask) -> TileResult:
                                       np.inf if task.whole else task.halo_m - MARGIN_M)
     columns.index = ids
     xy = _xy(origins(demand) if pts is None else pts)
-    rows = demand.set_axis(ids) if task.return_rows else None
+    # the client puts the layer's CRS back: a CRS per tile would be compared tile by tile when concatenating
+    rows = demand.set_axis(ids).set_crs(None, allow_override=True) if task.return_rows else None
     # a feature without geometry has the same (empty) answer whatever the context
     certain = np.asarray(certain, bool) | task.whole | ~np.isfinite(xy).all(axis=1)
     return TileResult(ids, columns, certain, xy, rows, side[0] if side else None)
+
+
+def tile_origins(demand: gpd.GeoDataFrame, context: dict) -> np.ndarray:
+    """The origins of a tile's demand rows: found once by :func:`run_tile` when it chose the rows."""
+    pts = context.get("__origins")
+    return pts if pts is not None and len(pts) == len(demand) else origins(demand)
 
 
 class LocalEngine:

@@ -35,6 +35,7 @@ from analysis import age_friendly as af
 from analysis.age_friendly_params import DESTINATIONS, speed_mps
 from analysis.age_friendly_rest import build_rest_graph, rest_distances, rest_points, take, target_points
 from analysis.network import Network, build_network, nearest_distance, snap_points
+from analysis.partition import tile_origins
 from analysis.partition_pieces import MARGIN_M as _PIECES_MARGIN
 from analysis.partition_pieces import grid_cells, in_cell, street_pieces
 from analysis.population import origins, population_weights
@@ -208,7 +209,7 @@ def tile_buildings(demand, context, params, certain_m):
     if network is None or n == 0:
         return pd.DataFrame(cols), np.full(n, certain_m >= s_max)
     mp = float(params["min_piece_m"])
-    points = origins(demand)
+    points = tile_origins(demand, context)
     snapped = snap_points(network, points, max_snap_m=s_max, min_piece_m=mp)
     reach = np.flatnonzero(snapped.edge >= 0)
     homes = take(snapped, reach)

@@ -87,12 +87,12 @@ def in_cell(xy: np.ndarray, cell: Box) -> np.ndarray:
 def first_points(geoms: np.ndarray) -> np.ndarray:
     """The first point (n, 2) of each line (of its first part); NaN for other or missing geometries."""
     xy = np.full((len(geoms), 2), np.nan)
-    kinds = shapely.get_type_id(geoms)
-    ok = np.flatnonzero(np.isin(kinds, (1, 5)) & ~shapely.is_empty(geoms))
-    if len(ok):
-        first = shapely.get_point(shapely.get_geometry(geoms[ok], 0), 0)
-        good = ~(shapely.is_missing(first) | shapely.is_empty(first))
-        xy[ok[good]] = shapely.get_coordinates(first[good])
+    lines = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (1, 5)))
+    if len(lines):
+        coords, owner = shapely.get_coordinates(geoms[lines], return_index=True)
+        if len(owner):
+            first = np.r_[True, owner[1:] != owner[:-1]]
+            xy[lines[owner[first]]] = coords[first]
     return xy
 
 

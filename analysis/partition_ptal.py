@@ -29,6 +29,7 @@ import pandas as pd
 import shapely
 
 from analysis import ptal as ptal_mod
+from analysis.partition import tile_origins
 from analysis.population import origins, population_weights
 from analysis.ptal_core import Constants, accessibility, bands, parse_limits
 from analysis.ptal_walk import _straight
@@ -116,7 +117,7 @@ def _walk_pairs(points, sap_idx, sap_pts, reach, streets, s_max):
 def tile_buildings(demand, context, params, certain_m):
     n = len(demand)
     c = _constants(params)
-    points = origins(demand)
+    points = tile_origins(demand, context)
     present = points[~shapely.is_missing(points)]
     xy = params["_sap_xy"]
     if len(present):

@@ -26,6 +26,9 @@ from layers.errors import CityDeskError
 Box = tuple[float, float, float, float]
 #: Line ends closer than this are looked at together (twice the network's join tolerance, 0.5 m).
 JOIN_M = 1.0
+#: GeoParquet partitions a worker keeps decoded (a tile and its halo touch a few of each layer; a
+#: later round's tile, as big, touches others: too few and they are decoded again and again).
+PARTS_KEPT = 16
 
 
 class FrameSource:
@@ -350,7 +353,7 @@ def _end_boxes(xy: np.ndarray, by: float, cell_m: float = 250.0) -> list[Box]:
     return boxes
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=PARTS_KEPT)
 def _read_part_cached(path: str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """A GeoParquet partition and its features' bounds, decoded once per worker while it is among
     the last few used (consecutive tiles, in Hilbert order, read the same partitions; the memory
@@ -373,13 +376,13 @@ def _read_part_cached(path: str) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     return gdf, shapely.bounds(gdf.geometry.to_numpy())
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=PARTS_KEPT)
 def _part_tree(path: str) -> shapely.STRtree:
     """A tree of a partition's features (queried by their bounding boxes)."""
     return shapely.STRtree(_read_part(path).geometry.to_numpy())
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=PARTS_KEPT)
 def _part_ends(path: str) -> tuple[np.ndarray, np.ndarray]:
     """The line ends of a partition and the row of each (see :func:`line_ends`)."""
     return line_ends(_read_part(path).geometry.to_numpy())

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis import waste_coverage
 from analysis.network import build_network, snap_points
+from analysis.partition import tile_origins
 from analysis.population import origins, population_weights
 from analysis.result import AnalysisResult
 from analysis.waste_common import (
@@ -73,7 +74,7 @@ def tile_buildings(demand, context, params, certain_m):
     if network is None or n == 0:
         cols["__unreachable"] = unreachable
         return pd.DataFrame(cols), np.full(n, certain_m >= s_max), side
-    points = origins(demand)
+    points = tile_origins(demand, context)
     snapped = snap_points(network, points, max_snap_m=s_max)
     unreachable = snapped.edge < 0
     homes = Homes(network, points, snapped, np.ones(n), None)
