@@ -219,6 +219,8 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     if hasattr(adapter, "survey"):  # figures of the whole area, found tile by tile (e.g. the network's pieces)
         parsed = {**parsed, **adapter.survey(sources, parsed, engine, SubFeedback(fb, 0.0, 0.25), tile_rows)}
         passes_from = 0.25
+    if hasattr(adapter, "extra_sources"):  # layers made for the run (e.g. a grid's cells), tiled like the others
+        sources |= adapter.extra_sources(parsed, next(iter(sources.values())).crs)
     passes = list(adapter.PASSES)
     # files: one grid for every pass, sized by the demand layer over the extent of all the files, so a
     # tile of a small layer (the bins) covers no more ground — and no more streets — than a building tile

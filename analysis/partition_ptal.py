@@ -1,4 +1,4 @@
-"""Partitioned ``ptal`` with ``origins=buildings`` (the grid origins run whole on one worker).
+"""Partitioned ``ptal``, per building (``origins=buildings``) or on TfL's grid (``origins=grid``).
 
 Once, on the client (:func:`prepare`): the timetable is read and the service access points (SAPs)
 — the stops of the ``gtfs`` layer served in the window, with their routes and departures per hour —
@@ -15,6 +15,10 @@ off the network in the tile exactly when it is in the whole layer. Every answer 
 first round. A second pass over the ``gtfs`` layer (halo ``S``) tells which stops are off the
 network, for the summary's ``stops_off_network``.
 
+On TfL's grid (``origins=grid``) the cells are made once on the client (:func:`survey`), as the
+single run makes them, and their centres are the layer tiled with the same halo (``cells``); the
+buildings pass then only places each building in its cell (no halo), for the residents per cell.
+
 The merge keeps the SAPs within ``R`` of the buildings' bounding box (as the single run does), the
 AI columns of the modes those SAPs serve, and recomputes the bands and the summary with
 :func:`analysis.ptal._summary`.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -32,7 +37,7 @@ from analysis import ptal as ptal_mod
 from analysis.partition import tile_origins
 from analysis.population import origins, population_weights
 from analysis.ptal_core import Constants, accessibility, bands, parse_limits
-from analysis.ptal_walk import _straight
+from analysis.ptal_walk import _straight, cell_polygons
 from analysis.result import AnalysisResult
 from layers.errors import CityDeskError
 from layers.gtfs import feed_for_layer
@@ -43,11 +48,8 @@ KEYS = ("date", "start_time", "end_time", "origins", "grid_m", "modes", "walk_sp
         "other_routes_weight", "band_limits", "max_snap_m", "population_field")
 
 
-def not_exact(params) -> str | None:
-    if params.get("origins", "grid") != "buildings":
-        return ("PTAL on a grid is not partitioned yet (its origins are generated over the whole area): "
-                "set origins=buildings to run 'ptal' partitioned")
-    return None
+def _grid(params) -> bool:
+    return params.get("origins", "grid") != "buildings"
 
 
 def _constants(params) -> Constants:
@@ -57,7 +59,47 @@ def _constants(params) -> Constants:
 
 
 def halo_m(params) -> float:
+    """The buildings pass: the catchment and two snaps (PTAL per building); none on a grid (each
+    building is only placed in its cell)."""
+    return 0.0 if _grid(params) else halo_cells(params)
+
+
+def halo_cells(params) -> float:
     return _constants(params).reach_m + 2.0 * float(params["max_snap_m"])
+
+
+def survey(sources: dict, params, engine=None, feedback=None, tile_rows: int = 50_000) -> dict:
+    """On a grid: the cells, made on the client as the single run makes them — over the area layer,
+    else the extent of the buildings, the streets or the SAPs (read from the files' metadata or the
+    layers in memory, nothing read whole); a region's grid is capped at
+    :data:`analysis.ptal_walk.MAX_CELLS` cells, as the single run's is."""
+    if not _grid(params):
+        return {}
+    from analysis.ptal_walk import grid_cells
+
+    area = sources["area"].select(None)[0] if "area" in sources else None
+    bounds = None
+    if area is not None and len(area):
+        bounds = tuple(area.total_bounds)
+    else:
+        for role in ("buildings", "streets"):
+            if role in sources and sources[role].count():
+                bounds = sources[role].bounds()
+                break
+    if bounds is None:
+        bounds = tuple(shapely.total_bounds(params["_saps"].geometry.to_numpy()))
+    centres, ij, corner = grid_cells(bounds, float(params["grid_m"]), area)
+    return {"_cells": (centres, ij, corner)}
+
+
+def extra_sources(params, crs) -> dict:
+    """On a grid, its cells' centres are the layer the PTAL is computed for (``cells``)."""
+    if not _grid(params):
+        return {}
+    from analysis.partition_sources import FrameSource
+
+    centres = params["_cells"][0]
+    return {"cells": FrameSource(gpd.GeoDataFrame(geometry=shapely.points(centres), crs=crs))}
 
 
 def prepare(whole, params) -> dict:
@@ -115,6 +157,26 @@ def _walk_pairs(points, sap_idx, sap_pts, reach, streets, s_max):
 
 
 def tile_buildings(demand, context, params, certain_m):
+    """PTAL per building, or — on a grid — the cell (column, row) each building's point lies in."""
+    if _grid(params):
+        points = tile_origins(demand, context)
+        ij = np.full((len(demand), 2), -1, np.int64)
+        ok = ~shapely.is_missing(points)
+        if ok.any():
+            x0, y0 = params["_cells"][2]
+            grid_m = float(params["grid_m"])
+            xy = shapely.get_coordinates(points[ok])
+            ij[ok] = np.floor((xy - (x0, y0)) / grid_m).astype(np.int64)
+        return pd.DataFrame({"__ci": ij[:, 0], "__cj": ij[:, 1]}), np.ones(len(demand), bool)
+    return tile_origins_ai(demand, context, params)
+
+
+def tile_cells(demand, context, params, certain_m):
+    return tile_origins_ai(demand, context, params)
+
+
+def tile_origins_ai(demand, context, params):
+    """The AI (per mode) of each origin, its walks measured in the tile (see the module docstring)."""
     n = len(demand)
     c = _constants(params)
     points = tile_origins(demand, context)
@@ -166,19 +228,25 @@ def _snap_halo(params) -> float:
     return float(params["max_snap_m"])
 
 
-PASSES = {"buildings": (tile_buildings, halo_m), "gtfs": (tile_stops, _snap_halo)}
+PASSES = {"cells": (tile_cells, halo_cells), "buildings": (tile_buildings, halo_m), "gtfs": (tile_stops, _snap_halo)}
 
 
 # --- merge -----------------------------------------------------------------------------------------
 
 def merge(merged, whole, params) -> AnalysisResult:
-    if "buildings" not in merged:
+    grid = _grid(params)
+    if "buildings" not in merged and not grid:
         raise CityDeskError("origins=buildings needs a buildings layer", fix="Give a buildings layer or use the grid")
-    tiles = merged["buildings"]
+    tiles = merged["cells" if grid else "buildings"]
     hidden = [col for col in tiles.columns if str(col).startswith("__")]
-    out = tiles.drop(columns=hidden)
     c = _constants(params)
-    points = origins(out)
+    if grid:
+        centres = params["_cells"][0]
+        out = gpd.GeoDataFrame(geometry=cell_polygons(centres, float(params["grid_m"])), crs=tiles.crs)
+        points = shapely.points(centres)
+    else:
+        out = tiles.drop(columns=hidden)
+        points = origins(out)
     saps, routes = ptal_mod._near(params["_saps"], params["_sap_routes"], points, c.reach_m)
     near = _near_positions(params["_sap_xy"], points, c.reach_m)
     ai = tiles["__ai"].to_numpy(dtype=float)
@@ -186,11 +254,17 @@ def merge(merged, whole, params) -> AnalysisResult:
     modes = sorted(set(routes["mode"]), key=ptal_mod._rank)
     columns = {"ai": np.round(ai, 2), "ptal": band}
     columns |= {f"ai_{m}": np.round(tiles[f"__ai_{m}"].to_numpy(dtype=float), 2) for m in modes}
+    if grid:  # the columns first, as the single run has them
+        out = gpd.GeoDataFrame(columns, geometry=out.geometry.to_numpy(), crs=out.crs)
     for name, values in columns.items():
         out[name] = values
-    weights, pop_col = population_weights(out, params["population_field"])
-    summary = ptal_mod._summary(SimpleNamespace(date=_Date(params["_service_date"])), weights, band, band, ai,
-                                pop_col, True, False)
+    if grid:
+        weights, pop_col, weights_band = _residents_by_cell(out, merged.get("buildings"), params)
+    else:
+        weights, pop_col = population_weights(out, params["population_field"])
+        weights_band = band
+    summary = ptal_mod._summary(SimpleNamespace(date=_Date(params["_service_date"])), weights, weights_band, band,
+                                ai, pop_col, "buildings" in merged, grid)
     if tiles["__net"].to_numpy(dtype=bool).any():
         stops_off = merged["gtfs"]["__off"].to_numpy(dtype=bool)[params["_sap_rows"][near]]
         walk = {"walk_distances": "network", "origins_off_network": int(tiles["__off"].to_numpy(dtype=bool).sum()),
@@ -200,6 +274,26 @@ def merge(merged, whole, params) -> AnalysisResult:
     summary |= walk | {"access_points": int(len(saps)), "routes_counted": int(routes["route"].nunique()),
                        "origins": int(len(points))}
     return AnalysisResult.make("ptal", {"ptal": out, "access_points": saps}, summary, {k: params[k] for k in KEYS})
+
+
+def _residents_by_cell(cells, buildings, params):
+    """As :func:`analysis.ptal._residents_by_cell`, from the cell (column, row) each building's tile found."""
+    if buildings is None:
+        return np.ones(len(cells)), None, cells["ptal"].to_numpy()
+    weights, pop_col = population_weights(buildings, params["population_field"])
+    _centres, ij, _corner = params["_cells"]
+    lookup = np.full((int(ij[:, 0].max()) + 1, int(ij[:, 1].max()) + 1) if len(ij) else (1, 1), -1, np.int64)
+    lookup[ij[:, 0], ij[:, 1]] = np.arange(len(ij))
+    ci, cj = buildings["__ci"].to_numpy(dtype=np.int64), buildings["__cj"].to_numpy(dtype=np.int64)
+    located = ~shapely.is_missing(origins(buildings))
+    valid = located & (ci >= 0) & (cj >= 0) & (ci < lookup.shape[0]) & (cj < lookup.shape[1])
+    cell_of = np.full(len(ci), -1, np.int64)
+    cell_of[valid] = lookup[ci[valid], cj[valid]]
+    residents = np.zeros(len(cells))
+    inside = cell_of >= 0
+    np.add.at(residents, cell_of[inside], weights[inside])
+    cells["residents"] = np.round(residents, 1)
+    return residents, pop_col, cells["ptal"].to_numpy()
 
 
 def _near_positions(xy: np.ndarray, points: np.ndarray, reach_m: float) -> np.ndarray:

@@ -148,7 +148,7 @@ class FileSource:
             self.crs = _parquet_crs(self.parts[0])
         elif p.suffix.lower() == ".gpkg":
             self.parts = None
-            info = pyogrio.read_info(self.path, layer=layer)
+            info = pyogrio.read_info(self.path, layer=layer, force_total_bounds=True)  # exact, not the header's
             import pyproj
 
             self.crs = pyproj.CRS.from_user_input(info["crs"]) if info["crs"] else None

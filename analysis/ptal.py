@@ -290,8 +290,7 @@ SPEC = Analysis(
     sources=("Transport for London (2015), Assessing transport connectivity in London; PTAL methodology (2010)",),
     result_styles={"ptal": PTAL_STYLE,
                    "access_points": Style(fill="#ffffff", stroke="#222222", stroke_width=1.0, size=5.0)},
-    partition=PartitionSpec(  # issue 10: exact tiles with origins=buildings (analysis.partition_ptal)
+    partition=PartitionSpec(  # issue 10: exact tiles, per building or on the grid (analysis.partition_ptal)
         demand="buildings", context=("streets",), adapter="analysis.partition_ptal", global_roles=("gtfs",),
-        halo_m=lambda p: __import__("analysis.partition_ptal", fromlist=["_"]).halo_m(p),
-        not_exact=lambda p: __import__("analysis.partition_ptal", fromlist=["_"]).not_exact(p)),
+        halo_m=lambda p: __import__("analysis.partition_ptal", fromlist=["_"]).halo_m(p)),
 )

@@ -266,10 +266,14 @@ PTAL_SHORT = {"date": "2022-02-22", "origins": "buildings", "bus_max_walk_m": 15
               "max_snap_m": 30.0}
 
 
-@pytest.mark.parametrize("roles", [("gtfs", "buildings", "streets"), ("gtfs", "buildings")])
-def test_ptal_per_building_partitioned_equals_single_process(cluster, roles):
+@pytest.mark.parametrize(("origins", "roles"), [
+    ("buildings", ("gtfs", "buildings", "streets")), ("buildings", ("gtfs", "buildings")),
+    ("grid", ("gtfs", "buildings", "streets")), ("grid", ("gtfs", "streets", "area")), ("grid", ("gtfs",)),
+])
+def test_ptal_partitioned_equals_single_process(cluster, origins, roles):
     """The Helsinki sample with the HSL feed, catchments cut to 150 / 250 m so that the halo
-    (310 m) is far smaller than the city and tiles of 40 buildings cut through blocks."""
+    (310 m) is far smaller than the city and tiles of 40 buildings (or grid cells) cut through
+    blocks; the grid over the buildings, the streets, an area layer or the stops."""
     from pathlib import Path
 
     from layers.readers import read_layer
@@ -278,10 +282,14 @@ def test_ptal_per_building_partitioned_equals_single_process(cluster, roles):
     sample = root / "sample_data" / "helsinki.gpkg"
     layers = {"gtfs": read_layer(root / "sample_data" / "raw" / "hsl_gtfs_cropped.zip"),
               "buildings": read_layer(sample, "buildings"), "streets": read_layer(sample, "streets")}
+    x0, y0, x1, y1 = layers["streets"].to_crs(3067).total_bounds
+    layers["area"] = gpd.GeoDataFrame(geometry=[shapely.Polygon([(x0 + 50, y0 + 50), (x1 - 50, y0 + 200),
+                                                                 ((x0 + x1) / 2, y1 - 50)])], crs=3067)
+    params = {**PTAL_SHORT, "origins": origins}
     inputs = {r: layers[r] for r in roles}
-    single = run_analysis("ptal", inputs, PTAL_SHORT)
-    assert single.summary["access_points"] > 50 and single.layers["ptal"]["ai"].nunique() > 100
-    tiled = run_partitioned("ptal", inputs, PTAL_SHORT, cluster, tile_rows=40)
+    single = run_analysis("ptal", inputs, params)
+    assert single.summary["access_points"] > 20 and single.layers["ptal"]["ai"].nunique() > 30
+    tiled = run_partitioned("ptal", inputs, params, cluster, tile_rows=40)
     assert_same(single, tiled)
     spec = get("ptal")
-    assert "origins=buildings" in partition_reason(spec, spec.defaults())  # the grid runs whole, and says so
+    assert partition_reason(spec, spec.defaults()) is None  # TfL's grid partitions too
