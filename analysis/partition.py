@@ -60,15 +60,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis.partition_pieces import grid_cells
-from analysis.partition_sources import (
-    Box,
-    BoxesReader,
-    FileSource,
-    FrameSource,
-    _end_boxes,
-    hilbert_order,
-    lines_in_boxes,
+from analysis.partition_sources import Box, FileSource, FrameSource, hilbert_order
+from analysis.partition_tiles import (
+    MISSING,
+    assign_rows,
+    assigned_layer,
+    box_of,
+    chunks,
+    covers,
+    grid_tiles,
+    regroup,
+    union,
+    widen,
+    widen_all,
+    xy_of,
 )
 from analysis.population import origins
 from analysis.registry import Analysis, get
@@ -82,8 +87,6 @@ MARGIN_M = 10.0
 TILE_ROWS = 50_000
 #: Each further round widens the halo this many times.
 GROWTH = 2.0
-#: The ``ids`` of the task that reads a file's rows without geometry.
-MISSING = "missing"
 #: A box that meets no feature.
 NOTHING = (0.0, 0.0, -1.0, -1.0)
 
@@ -128,7 +131,7 @@ def run_tile(task: TileTask) -> TileResult:
         demand, ids = (task.demand_source.select_missing() if task.missing
                        else task.demand_source.select(task.box))
         pts = origins(demand)
-        xy = _xy(pts)
+        xy = xy_of(pts)
         if task.missing:
             keep = np.ones(len(ids), bool)
         elif task.ids is not None:
@@ -153,7 +156,7 @@ def run_tile(task: TileTask) -> TileResult:
     columns, certain, *side = tile_fn(demand.reset_index(drop=True), context, task.params,
                                       np.inf if task.whole else task.halo_m - MARGIN_M)
     columns.index = ids
-    xy = _xy(origins(demand) if pts is None else pts)
+    xy = xy_of(origins(demand) if pts is None else pts)
     # the client puts the layer's CRS back: a CRS per tile would be compared tile by tile when concatenating
     rows = demand.set_axis(ids).set_crs(None, allow_override=True) if task.return_rows else None
     # a feature without geometry has the same (empty) answer whatever the context
@@ -207,7 +210,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     adapter_name = part.adapter
     adapter = importlib.import_module(adapter_name)
     sources = {r: FrameSource(g) for r, g in frames.items()} | files
-    extent = _union([s.bounds() for r, s in sources.items() if r != part.demand or len(sources) == 1])
+    extent = union([s.bounds() for r, s in sources.items() if r != part.demand or len(sources) == 1])
     # the rows the demand tiles answer too (the bins, each snapped by one building tile): read once, here
     a_role = getattr(adapter, "ASSIGNED", (None,))[0]
     read = {r: ((s.gdf, np.arange(len(s.gdf))) if isinstance(s, FrameSource) else s.select(None))
@@ -224,7 +227,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     passes = list(adapter.PASSES)
     # files: one grid for every pass, sized by the demand layer over the extent of all the files, so a
     # tile of a small layer (the bins) covers no more ground — and no more streets — than a building tile
-    grid = (_grid_tiles(files[part.demand], tile_rows, _union([s.bounds() for s in files.values()]))
+    grid = (grid_tiles(files[part.demand], tile_rows, union([s.bounds() for s in files.values()]))
             if part.demand in files else None)
     merged = {}
     for k, role in enumerate(passes):
@@ -241,7 +244,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
         merged[role] = _run_pass(adapter_name, role, sources[role], context, parsed, halo0, extent, engine,
                                  tile_rows, sub, grid, assign, sides)
         if sides is not None:
-            merged[a_role] = _assigned_layer(sources[a_role], *read[a_role], sides)
+            merged[a_role] = assigned_layer(sources[a_role], *read[a_role], sides)
     fb.check_cancelled()
     fb.progress(0.92, "Merging the tiles")
     result = adapter.merge(merged, whole, parsed)
@@ -256,25 +259,25 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
               sides: list | None = None) -> gpd.GeoDataFrame:
     """All rounds of one pass; returns the demand layer with the computed columns, in layer order.
     ``assign``: (gdf, ids, reach_m, line_roles) of rows handed out to the first round's tiles (see
-    :func:`_assign`); their answers are appended to ``sides``."""
+    :func:`analysis.partition_tiles.assign_rows`); their answers are appended to ``sides``."""
     in_memory = isinstance(source, FrameSource)
     results: list[TileResult] = []
     halo = halo0
     if in_memory:
-        xy = _xy(origins(source.gdf))
-        pending = [(ids, _box(xy[ids])) for ids in _chunks(hilbert_order(xy), tile_rows)]
+        xy = xy_of(origins(source.gdf))
+        pending = [(ids, box_of(xy[ids])) for ids in chunks(hilbert_order(xy), tile_rows)]
     else:
-        pending = [(None, box) for box in (grid or _grid_tiles(source, tile_rows))]
+        pending = [(None, box) for box in (grid or grid_tiles(source, tile_rows))]
         pending.append((MISSING, pending[0][1]))
     spans = [max(b[2] - b[0], b[3] - b[1]) for _ids, b in pending if _ids is not MISSING]
     side = float(np.median(spans)) if spans else 0.0  # a first-round tile's size
     round_no = 0
     while pending:
-        whole = _covers(widen_all(pending, halo), extent)
+        whole = covers(widen_all(pending, halo), extent)
         tasks = [_task(adapter, role, source, context, params, ids, box, halo, whole, in_memory)
                  for ids, box in pending]
         if round_no == 0 and assign is not None:
-            _assign(tasks, pending, assign, context, halo, whole)
+            assign_rows(tasks, pending, assign, context, halo, whole)
         lo, hi = (0.0, 0.8) if round_no == 0 else (0.8 + 0.15 * (1 - 0.5 ** (round_no - 1)),
                                                    0.8 + 0.15 * (1 - 0.5 ** round_no))
         again_ids, again_xy = [], []
@@ -293,7 +296,7 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
         ids = np.concatenate(again_ids)
         xy = np.concatenate(again_xy)
         halo *= GROWTH
-        pending = [(ids[c], _box(xy[c])) for c in regroup(xy, tile_rows, max(side, halo))]
+        pending = [(ids[c], box_of(xy[c])) for c in regroup(xy, tile_rows, max(side, halo))]
         round_no += 1
     ids = np.concatenate([r.ids for r in results])
     columns = pd.concat([r.columns for r in results]).loc[np.sort(ids)] if len(ids) else None
@@ -308,56 +311,6 @@ def _run_pass(adapter: str, role: str, source, context: dict, params: dict, halo
     for name in columns.columns:
         rows[name] = columns[name].to_numpy()
     return gpd.GeoDataFrame(rows.reset_index(drop=True), geometry=rows.geometry.name, crs=source.crs)
-
-
-def _assign(tasks: list[TileTask], pending: list, assign, context: dict, halo: float, whole: bool) -> None:
-    """Give each row of ``assign`` (gdf, ids, reach_m, line_roles) with a location to exactly one
-    task: the one whose box is nearest (Chebyshev) its origin — for a file grid, the cell it lies in.
-    Each row needs the lines of ``line_roles`` within ``reach_m`` of it (a bin: the streets within
-    the snap distance, plus the margin); when the task's read box (its box widened by ``halo``)
-    does not hold that, the task also gets those lines, in ``__reach_<role>`` (used only for the
-    assigned rows, so the demand's answers do not change). Rows without a location are given to
-    nobody (the adapter's merge gives them the answer of an unlocated row)."""
-    gdf, ids, reach, line_roles = assign
-    xy = _xy(origins(gdf))
-    live = [k for k, (tile_ids, _box) in enumerate(pending) if tile_ids is not MISSING]
-    located = np.flatnonzero(np.isfinite(xy).all(axis=1))
-    if not live or len(located) == 0:
-        return
-    p = xy[located]
-    best = np.full(len(located), np.inf)
-    owner = np.zeros(len(located), np.int64)
-    for k in live:
-        x0, y0, x1, y1 = pending[k][1]
-        d = np.maximum(np.maximum(x0 - p[:, 0], p[:, 0] - x1), np.maximum(y0 - p[:, 1], p[:, 1] - y1)).clip(0.0)
-        nearer = d < best
-        best[nearer], owner[nearer] = d[nearer], k
-    for k in live:
-        mine = located[owner == k]
-        tasks[k].assigned = (gdf.iloc[mine], ids[mine])
-        far = mine[best[owner == k] > halo - reach]
-        if whole or len(far) == 0:
-            continue
-        boxes = _end_boxes(xy[far], reach)
-        for r in line_roles:
-            if r in context:
-                s = context[r]
-                tasks[k].context[f"__reach_{r}"] = (lines_in_boxes(s, boxes) if isinstance(s, FrameSource)
-                                                    else BoxesReader(s, boxes))
-
-
-def _assigned_layer(source, gdf: gpd.GeoDataFrame, ids: np.ndarray, sides: list) -> gpd.GeoDataFrame:
-    """The assigned layer with the tiles' columns (NaN for rows no tile answered), like a pass's output."""
-    columns = pd.concat(sides) if sides else pd.DataFrame(index=pd.Index([], dtype=np.int64))
-    columns = columns[~columns.index.duplicated()].reindex(ids)
-    if isinstance(source, FrameSource):
-        out = source.gdf.copy()
-    else:
-        out = gdf.copy()
-        out["__id"] = ids
-    for name in columns.columns:
-        out[name] = columns[name].to_numpy()
-    return out
 
 
 def _keep(res: TileResult, certain: np.ndarray) -> TileResult:
@@ -379,72 +332,6 @@ def _task(adapter, role, source, context, params, ids, box, halo, whole, in_memo
 def _is_lines(source: FrameSource) -> bool:
     kinds = shapely.get_type_id(source.gdf.geometry.to_numpy())
     return bool(np.isin(kinds, (1, 5)).any())
-
-
-def widen(box: Box, by: float) -> Box:
-    return (box[0] - by, box[1] - by, box[2] + by, box[3] + by)
-
-
-def widen_all(pending, halo: float) -> list[Box]:
-    return [widen(box, halo) for _ids, box in pending]
-
-
-def _covers(boxes: list[Box], extent: Box) -> bool:
-    """True when every one of ``boxes`` holds the whole ``extent`` (each tile then sees everything)."""
-    return all(b[0] <= extent[0] and b[1] <= extent[1] and b[2] >= extent[2] and b[3] >= extent[3] for b in boxes)
-
-
-def _union(boxes: list[Box]) -> Box:
-    b = np.array(boxes, dtype=float)
-    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
-
-
-def _xy(points: np.ndarray) -> np.ndarray:
-    xy = np.full((len(points), 2), np.nan)
-    ok = ~(shapely.is_missing(points) | shapely.is_empty(points))
-    if ok.any():
-        xy[ok] = shapely.get_coordinates(points[ok])
-    return xy
-
-
-def _box(xy: np.ndarray) -> Box:
-    ok = np.isfinite(xy).all(axis=1)
-    if not ok.any():
-        return (0.0, 0.0, 0.0, 0.0)
-    lo, hi = xy[ok].min(axis=0), xy[ok].max(axis=0)
-    return (float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1]))
-
-
-def regroup(xy: np.ndarray, tile_rows: int, cell_m: float) -> list[np.ndarray]:
-    """The uncertain features of a round (origins ``xy``) grouped for the next: by grid cells of
-    ``cell_m`` (a first-round tile's size, or the new halo when wider), at most ``tile_rows`` per
-    group, cells in Hilbert order. A group's box — and what its task reads — stays the size of a
-    tile and its halo however scattered the features are over the region (grouping them by count
-    alone would give one box as big as the region)."""
-    if len(xy) == 0:
-        return []
-    cell = np.floor((xy - xy.min(axis=0)) / max(cell_m, 1.0)).astype(np.int64)
-    cells, group = np.unique(cell, axis=0, return_inverse=True)
-    group = group.ravel()
-    rank = np.empty(len(cells), np.int64)
-    rank[hilbert_order(cells.astype(float))] = np.arange(len(cells))
-    order = np.argsort(rank[group], kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(rank[group][order]) != 0])
-    out = []
-    for members in np.split(order, starts[1:]):
-        out += _chunks(members, tile_rows)
-    return out
-
-
-def _chunks(order: np.ndarray, size: int) -> list[np.ndarray]:
-    return [np.sort(order[i:i + size]) for i in range(0, len(order), max(1, int(size)))]
-
-
-def _grid_tiles(source: FileSource, tile_rows: int, bounds: Box | None = None) -> list[Box]:
-    """A grid over ``bounds`` (default: a file layer's extent), in Hilbert order, of about
-    ``tile_rows`` features of the layer per cell on average (half-open cells: a feature belongs to
-    the cell its origin lies in)."""
-    return grid_cells(bounds or source.bounds(), source.count(), tile_rows)
 
 
 def _check_files(spec: Analysis, files: dict, frames: dict) -> None:
