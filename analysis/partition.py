@@ -60,7 +60,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from analysis.partition_sources import Box, FileSource, FrameSource, hilbert_order
+from analysis.partition_files import FileSource
+from analysis.partition_sources import Box, FrameSource, hilbert_order
 from analysis.partition_tiles import (
     MISSING,
     assign_rows,

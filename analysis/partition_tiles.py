@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from analysis.partition_files import FileSource
 from analysis.partition_pieces import grid_cells
 from analysis.partition_sources import (
     Box,
     BoxesReader,
-    FileSource,
     FrameSource,
     _end_boxes,
     hilbert_order,

@@ -33,7 +33,7 @@ def open_for_cluster(path: str, layer: str | None = None):
     """A GeoPackage layer or a folder of GeoParquet partitions in a projected CRS becomes a
     :class:`~analysis.partition_sources.FileSource` (the workers read it box by box); anything
     else is read here as usual (and reprojected by the run)."""
-    from analysis.partition_sources import FileSource
+    from analysis.partition_files import FileSource
     from layers.readers import read_layer
 
     p = Path(path)

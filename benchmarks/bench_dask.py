@@ -97,7 +97,7 @@ def _worker_peak_mb() -> float:
 def run_cluster(analysis: str, paths: dict[str, Path], tile_rows: int) -> dict:
     from analysis.dask_engine import DaskEngine
     from analysis.partition import run_with_engine
-    from analysis.partition_sources import FileSource
+    from analysis.partition_files import FileSource
 
     sources = {r: FileSource(paths[r]) for r in roles_of(analysis)}
     _reset_peak()  # the client's peak of this run, not of making the region

@@ -11,7 +11,8 @@ import pytest
 import shapely
 
 from analysis.partition import LocalEngine, partition_reason, regroup, run_partitioned, run_with_engine
-from analysis.partition_sources import FileSource, hilbert_order
+from analysis.partition_files import FileSource
+from analysis.partition_sources import hilbert_order
 from analysis.registry import get
 from analysis.runner import run_analysis
 from layers.feedback import Cancelled

@@ -11,8 +11,9 @@ import shapely
 
 from analysis.network import build_network
 from analysis.partition import LocalEngine
+from analysis.partition_files import FileSource
 from analysis.partition_pieces import grid_cells, street_pieces
-from analysis.partition_sources import FileSource, FrameSource
+from analysis.partition_sources import FrameSource
 
 SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "helsinki.gpkg"
 CRS = "EPSG:3067"
