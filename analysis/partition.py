@@ -207,7 +207,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     files = {r: g for r, g in layers.items() if isinstance(g, FileSource)}
     if frames:
         frames = prepare_inputs(spec, frames, names) if not files else frames
-    _check_files(spec, files, frames)
+    frames = _check_files(spec, files, frames)
     adapter_name = part.adapter
     adapter = importlib.import_module(adapter_name)
     sources = {r: FrameSource(g) for r, g in frames.items()} | files
@@ -335,13 +335,24 @@ def _is_lines(source: FrameSource) -> bool:
     return bool(np.isin(kinds, (1, 5)).any())
 
 
-def _check_files(spec: Analysis, files: dict, frames: dict) -> None:
-    crs = [s.crs for s in files.values()] + [g.crs for g in frames.values()]
-    for c in crs:
-        if c is None or not c.is_projected or c != crs[0]:
+def _check_files(spec: Analysis, files: dict, frames: dict) -> dict:
+    """The files must share one metric CRS (they are read as they are, tile by tile); the layers
+    in memory (a timetable, the bins) are reprojected to it. Returns the layers in memory."""
+    if not files:
+        return frames
+    crs = next(iter(files.values())).crs
+    for source in files.values():
+        if source.crs is None or not source.crs.is_projected or source.crs != crs:
             raise CityDeskError("layers read tile by tile must all be in one metric CRS already",
                                 source=", ".join(files) or spec.id,
                                 fix="Reproject the files to one projected CRS (e.g. with ogr2ogr -t_srs)")
+    out = {}
+    for role, gdf in frames.items():
+        if gdf.crs is None:
+            raise CityDeskError("the layer has no coordinate reference system", source=role,
+                                fix="Set its CRS (e.g. with ogr2ogr -a_srs) and run again")
+        out[role] = gdf if gdf.crs == crs else gdf.to_crs(crs)
+    return out
 
 
 def _whole_run(task) -> AnalysisResult:

@@ -165,6 +165,25 @@ def test_files_are_read_by_box(tmp_path, cluster):
     assert_same(single, tiled)
 
 
+def test_layers_in_memory_are_reprojected_to_the_files_crs(tmp_path):
+    """A timetable or a bin layer read into memory in degrees goes with buildings and streets read
+    tile by tile in metres (as 'citydesk run --engine dask' gets them)."""
+    layers = city()
+    path = tmp_path / "city.gpkg"
+    for role in ("buildings", "streets"):
+        layers[role].to_file(path, layer=role)
+    whole = {"buildings": gpd.read_file(path, layer="buildings"), "streets": gpd.read_file(path, layer="streets"),
+             "waste_bins": layers["waste_bins"]}
+    single = run_analysis("waste-coverage", whole, {})
+    files = {"buildings": FileSource(path, "buildings"), "streets": FileSource(path, "streets"),
+             "waste_bins": layers["waste_bins"].to_crs(4326)}
+    tiled = run_partitioned("waste-coverage", files, {}, LocalEngine(), tile_rows=60)
+    assert tiled.layers["waste_bins"].crs == whole["buildings"].crs
+    assert tiled.summary["covered_share"] == pytest.approx(single.summary["covered_share"], abs=1e-12)
+    assert np.allclose(tiled.layers["buildings"]["bin_m"], single.layers["buildings"]["bin_m"], equal_nan=True,
+                       atol=1e-6)
+
+
 FILE_CASES = [
     ("age-friendly", AGE, AGE_SHORT),
     ("district-summary", ("reports", "buildings"), {"sum_fields": "n", "mean_fields": "n"}),
