@@ -148,15 +148,7 @@ def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | N
     feature_zone = assign(points, zone_geoms)
     home_zone = assign(homes, zone_geoms) if homes is not None else None
     if names is None:  # a grid: only the cells that hold something
-        used = np.unique(np.concatenate([feature_zone[feature_zone >= 0],
-                                         home_zone[home_zone >= 0] if home_zone is not None else []]).astype(int))
-        remap = np.full(len(zone_geoms), -1)
-        remap[used] = np.arange(len(used))
-        zone_geoms = zone_geoms[used]
-        feature_zone = np.where(feature_zone >= 0, remap[np.maximum(feature_zone, 0)], -1)
-        if home_zone is not None:
-            home_zone = np.where(home_zone >= 0, remap[np.maximum(home_zone, 0)], -1)
-        names = np.array([f"{zones[0].upper()}{i + 1}" for i in range(len(zone_geoms))], dtype=object)
+        zone_geoms, feature_zone, home_zone, names, _remap = used_cells(zone_geoms, feature_zone, home_zone, zones)
     n = len(zone_geoms)
     inside = feature_zone >= 0
     table = zone_table(names, feature_zone, features, sums, means)
@@ -322,8 +314,26 @@ def _repaired(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
+def used_cells(zone_geoms: np.ndarray, feature_zone: np.ndarray, home_zone: np.ndarray | None, zones: str):
+    """Only the grid cells that hold a feature or a home, renumbered, and their names ('H1', 'S1',
+    ...): (cells, feature zones, home zones, names, old number -> new number or -1)."""
+    used = np.unique(np.concatenate([feature_zone[feature_zone >= 0],
+                                     home_zone[home_zone >= 0] if home_zone is not None else []]).astype(int))
+    remap = np.full(len(zone_geoms), -1)
+    remap[used] = np.arange(len(used))
+    feature_zone = np.where(feature_zone >= 0, remap[np.maximum(feature_zone, 0)], -1)
+    if home_zone is not None:
+        home_zone = np.where(home_zone >= 0, remap[np.maximum(home_zone, 0)], -1)
+    names = np.array([f"{zones[0].upper()}{i + 1}" for i in range(len(used))], dtype=object)
+    return zone_geoms[used], feature_zone, home_zone, names, remap
+
+
 def _kind(geoms: np.ndarray) -> str:
-    types = set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist())
+    return kind_of_types(set(shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist()))
+
+
+def kind_of_types(types: set) -> str:
+    """'polygon', 'line', 'point' or 'mixed', from the set of shapely geometry type ids."""
     if types and types <= {3, 6}:
         return "polygon"
     if types and types <= {1, 2, 5}:

@@ -78,7 +78,7 @@ def survey(sources: dict, params, engine, feedback=None, tile_rows: int = 50_000
         bounds = (e[:, 0].min(), e[:, 1].min(), e[:, 2].max(), e[:, 3].max())
         cell = float(params["cell_m"])
         zone_geoms = ds.square_grid(bounds, cell) if zones == "square" else ds.hex_grid(bounds, cell)
-    return {"_zones": zones, "_zone_geoms": zone_geoms, "_zone_names": names, "_kind": _kind_of(types),
+    return {"_zones": zones, "_zone_geoms": zone_geoms, "_zone_names": names, "_kind": ds.kind_of_types(types),
             "_sums": list(dict.fromkeys(wanted["sum_fields"])), "_means": list(dict.fromkeys(wanted["mean_fields"]))}
 
 
@@ -113,15 +113,6 @@ def survey_tile(task) -> dict:
             if pd.to_numeric(column, errors="coerce").notna().any():
                 got["has_number"].add(name)
     return got
-
-
-def _kind_of(types: set) -> str:
-    """As :func:`analysis.district_summary._kind`, from the set of geometry type ids."""
-    if types and types <= {3, 6}:
-        return "polygon"
-    if types and types <= {1, 2, 5}:
-        return "line"
-    return "point" if types and types <= {0, 4} else "mixed"
 
 
 def tile_features(demand, context, params, certain_m):
@@ -169,18 +160,10 @@ def merge(merged, whole, params) -> AnalysisResult:
         pz = np.concatenate(list(features["__pz"]) + [np.empty(0, np.int64)]).astype(np.int64)
         pm = np.concatenate(list(features["__pm"]) + [np.empty(0)]).astype(float)
     if names is None:  # a grid: only the cells that hold something
-        used = np.unique(np.concatenate([feature_zone[feature_zone >= 0],
-                                         home_zone[home_zone >= 0] if home_zone is not None else []]).astype(int))
-        remap = np.full(len(zone_geoms), -1)
-        remap[used] = np.arange(len(used))
-        zone_geoms = zone_geoms[used]
-        feature_zone = np.where(feature_zone >= 0, remap[np.maximum(feature_zone, 0)], -1)
-        if home_zone is not None:
-            home_zone = np.where(home_zone >= 0, remap[np.maximum(home_zone, 0)], -1)
+        zone_geoms, feature_zone, home_zone, names, remap = ds.used_cells(zone_geoms, feature_zone, home_zone, zones)
         if pz is not None:
             pz = remap[pz]
             pm, pz = pm[pz >= 0], pz[pz >= 0]
-        names = np.array([f"{zones[0].upper()}{i + 1}" for i in range(len(zone_geoms))], dtype=object)
     n = len(zone_geoms)
     inside = feature_zone >= 0
     table = ds.zone_table(names, feature_zone, features, sums, means)
