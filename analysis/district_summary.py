@@ -149,33 +149,13 @@ def district_summary(features: gpd.GeoDataFrame, districts: gpd.GeoDataFrame | N
     home_zone = assign(homes, zone_geoms) if homes is not None else None
     if names is None:  # a grid: only the cells that hold something
         zone_geoms, feature_zone, home_zone, names, _remap = used_cells(zone_geoms, feature_zone, home_zone, zones)
-    n = len(zone_geoms)
     inside = feature_zone >= 0
     table = zone_table(names, feature_zone, features, sums, means)
     fb.check_cancelled()
     fb.progress(0.55, "Areas and lengths")
     kind = _kind(geoms)
-    zone_area = shapely.area(zone_geoms)
-    if kind in ("polygon", "line"):
-        clipped = clipped_measure(geoms, zone_geoms, kind)
-        if kind == "polygon":
-            table["feature_area_m2"] = clipped
-            with np.errstate(invalid="ignore", divide="ignore"):
-                table["area_share"] = np.where(zone_area > 0, clipped / zone_area, np.nan)
-        else:
-            table["feature_length_m"] = clipped
-    table["zone_area_km2"] = zone_area / 1e6
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["per_km2"] = np.where(zone_area > 0, table["count"] / (zone_area / 1e6), np.nan)
-    if home_zone is not None:
-        housed = home_zone >= 0
-        residents = np.bincount(home_zone[housed], weights=weights[housed], minlength=n)
-        table["residents"] = residents
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table["per_1000_residents"] = np.where(residents > 0, table["count"] / residents * 1000, np.nan)
-            for col in sums:
-                table[f"{col}_per_1000_residents"] = np.where(residents > 0,
-                                                              table[f"sum_{col}"] / residents * 1000, np.nan)
+    clipped = clipped_measure(geoms, zone_geoms, kind) if kind in ("polygon", "line") else None
+    add_measures(table, zone_geoms, kind, clipped, home_zone, weights, sums)
     fb.progress(0.9, "Summary")
     out = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(zone_geoms, crs=features.crs), crs=features.crs)
     located = ~shapely.is_missing(points)
@@ -312,6 +292,33 @@ def _repaired(geoms: np.ndarray) -> np.ndarray:
         geoms = geoms.copy()
         geoms[invalid] = shapely.make_valid(geoms[invalid])
     return geoms
+
+
+def add_measures(table: pd.DataFrame, zone_geoms: np.ndarray, kind: str, clipped: np.ndarray | None,
+                 home_zone: np.ndarray | None, weights: np.ndarray | None, sums: list[str]) -> None:
+    """The zone table's areas, densities and rates: the features' area (or length) clipped to each
+    zone, the zone's area, features per km², and with homes the residents and rates per 1,000."""
+    n = len(zone_geoms)
+    zone_area = shapely.area(zone_geoms)
+    if clipped is not None:
+        if kind == "polygon":
+            table["feature_area_m2"] = clipped
+            with np.errstate(invalid="ignore", divide="ignore"):
+                table["area_share"] = np.where(zone_area > 0, clipped / zone_area, np.nan)
+        else:
+            table["feature_length_m"] = clipped
+    table["zone_area_km2"] = zone_area / 1e6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["per_km2"] = np.where(zone_area > 0, table["count"] / (zone_area / 1e6), np.nan)
+    if home_zone is not None:
+        housed = home_zone >= 0
+        residents = np.bincount(home_zone[housed], weights=weights[housed], minlength=n)
+        table["residents"] = residents
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["per_1000_residents"] = np.where(residents > 0, table["count"] / residents * 1000, np.nan)
+            for col in sums:
+                table[f"{col}_per_1000_residents"] = np.where(residents > 0,
+                                                              table[f"sum_{col}"] / residents * 1000, np.nan)
 
 
 def used_cells(zone_geoms: np.ndarray, feature_zone: np.ndarray, home_zone: np.ndarray | None, zones: str):

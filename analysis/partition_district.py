@@ -167,29 +167,13 @@ def merge(merged, whole, params) -> AnalysisResult:
     n = len(zone_geoms)
     inside = feature_zone >= 0
     table = ds.zone_table(names, feature_zone, features, sums, means)
-    zone_area = shapely.area(zone_geoms)
+    clipped = None
     if pz is not None:
         clipped = np.bincount(pz, weights=pm, minlength=n) if len(pz) else np.zeros(n)
-        if kind == "polygon":
-            table["feature_area_m2"] = clipped
-            with np.errstate(invalid="ignore", divide="ignore"):
-                table["area_share"] = np.where(zone_area > 0, clipped / zone_area, np.nan)
-        else:
-            table["feature_length_m"] = clipped
-    table["zone_area_km2"] = zone_area / 1e6
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["per_km2"] = np.where(zone_area > 0, table["count"] / (zone_area / 1e6), np.nan)
     weights = pop_col = None
     if home_zone is not None:
         weights, pop_col = population_weights(buildings, params["population_field"])
-        housed = home_zone >= 0
-        residents = np.bincount(home_zone[housed], weights=weights[housed], minlength=n)
-        table["residents"] = residents
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table["per_1000_residents"] = np.where(residents > 0, table["count"] / residents * 1000, np.nan)
-            for col in sums:
-                table[f"{col}_per_1000_residents"] = np.where(residents > 0,
-                                                              table[f"sum_{col}"] / residents * 1000, np.nan)
+    ds.add_measures(table, zone_geoms, kind, clipped, home_zone, weights, sums)
     crs = features.crs
     out = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(zone_geoms, crs=crs), crs=crs)
     located = ~shapely.is_missing(ds.representative_points(ds._repaired(features.geometry.to_numpy())))
