@@ -78,7 +78,10 @@ def sniff_kind(path: str | Path) -> str:
     if not path.exists():
         raise CityDeskError("the file does not exist", source=path, fix="Check the path and the file name")
     if path.is_dir():
-        raise CityDeskError("this is a folder, not a file", source=path, fix="Choose a file inside it")
+        if _parquet_parts(path):  # a GeoParquet dataset: partitions side by side, read as one layer
+            return "parquet"
+        raise CityDeskError("this is a folder, not a file", source=path,
+                            fix="Choose a file inside it (a folder is read as a layer when it holds .parquet parts)")
     if path.stat().st_size == 0:
         raise CityDeskError("the file is empty (0 bytes)", source=path,
                             fix="Export or download the layer again")
@@ -400,6 +403,9 @@ _SHX_FIX = "Copy the .shx file that belongs next to the .shp (a Shapefile needs 
 
 
 def _read_parquet(path: Path, crs) -> gpd.GeoDataFrame:
+    if path.is_dir():  # the dataset's parts, in name order (other files in the folder are left alone)
+        parts = [_read_parquet(p, crs) for p in _parquet_parts(path)]
+        return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), crs=parts[0].crs) if len(parts) > 1 else parts[0]
     try:
         return gpd.read_parquet(path)
     except ValueError as exc:
@@ -419,9 +425,17 @@ def _read_parquet(path: Path, crs) -> gpd.GeoDataFrame:
     return table_to_layer(table, source=path, crs=crs)
 
 
+def _parquet_parts(folder: Path) -> list[Path]:
+    """The ``.parquet`` files of a folder (a partitioned dataset), in name order."""
+    return sorted(p for p in folder.glob("*.parquet") if p.is_file())
+
+
 def _is_geoparquet(path: Path) -> bool:
     import pyarrow.parquet as pq
 
+    if path.is_dir():
+        parts = _parquet_parts(path)
+        path = parts[0] if parts else path
     try:
         return b"geo" in (pq.read_schema(path).metadata or {})
     except Exception:

@@ -414,6 +414,17 @@ def test_folder(tmp_path):
     _fails(folder, "folder")
 
 
+def test_folder_of_geoparquet_parts_is_one_layer(tmp_path, stops):
+    """A partitioned GeoParquet dataset (as written for region runs) reads as one layer, parts in name order."""
+    folder = tmp_path / "stops"
+    folder.mkdir()
+    stops.iloc[1:].to_parquet(folder / "part-1.parquet")
+    stops.iloc[:1].to_parquet(folder / "part-0.parquet")
+    (folder / "README.txt").write_text("two parts")
+    gdf = read_layer(folder)
+    assert list(gdf["name"]) == ["Kamppi", "Töölön tori"] and gdf.crs == "EPSG:4326"
+
+
 def test_split_spec(tmp_path, gpkg):
     assert split_spec(f"{gpkg}:parks") == (str(gpkg), "parks")
     assert split_spec(str(gpkg)) == (str(gpkg), None)
