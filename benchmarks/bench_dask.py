@@ -36,6 +36,8 @@ ROOT = Path("/tmp/citydesk_bench_dask")
 PART_ROWS = 100_000
 AGE_ROLES = ("transit_stops", "benches", "groceries")
 PARAMS = {"waste-coverage": {}, "age-friendly": {"new_benches_k": 0}}
+#: The summary figure printed for both runs (they must be equal).
+ANSWER = {"waste-coverage": "covered_share", "age-friendly": "share_all_in_reach"}
 
 
 def region(n: int) -> dict[str, gpd.GeoDataFrame]:
@@ -106,9 +108,8 @@ def run_cluster(analysis: str, paths: dict[str, Path], tile_rows: int) -> dict:
         result = run_with_engine(analysis, sources, PARAMS[analysis], engine, tile_rows=tile_rows)
         seconds = time.perf_counter() - t
         workers = engine.client.run(_worker_peak_mb)
-    key = "covered_share" if analysis == "waste-coverage" else "share_all_in_reach"
     return {"seconds": seconds, "worker_peak_mb": sorted(workers.values()), "client_peak_mb": peak_mb(),
-            key: result.summary[key]}
+            ANSWER[analysis]: result.summary[ANSWER[analysis]]}
 
 
 def run_single(analysis: str, paths: dict[str, Path]) -> dict:
@@ -123,10 +124,10 @@ def run_single(analysis: str, paths: dict[str, Path]) -> dict:
         " ignore_index=True)) for r, p in paths.items()}\n"
         "t = time.perf_counter()\n"
         "res = run_analysis(%r, layers, %r)\n"
-        "print(json.dumps({'seconds': time.perf_counter() - t,"
+        "print(json.dumps({'seconds': time.perf_counter() - t, 'answer': res.summary[%r],"
         " 'peak_mb': [int(x.split()[1]) / 1024 for x in open('/proc/self/status') if x.startswith('VmHWM')][0]}))\n"
     ) % (str(Path(__file__).resolve().parents[1]), json.dumps({r: str(paths[r]) for r in roles_of(analysis)}),
-         analysis, PARAMS[analysis])
+         analysis, PARAMS[analysis], ANSWER[analysis])
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -153,7 +154,8 @@ def main(argv=None) -> None:
                     f"client {got.pop('client_peak_mb'):,.0f} MB, {got}")
             if n <= args.single_max:
                 one = run_single(analysis, paths)
-                line += f"; one process {one['seconds']:.1f} s, {one['peak_mb']:,.0f} MB"
+                line += (f"; one process {one['seconds']:.1f} s, {one['peak_mb']:,.0f} MB, "
+                         f"{ANSWER[analysis]}: {one['answer']}")
             print(line, flush=True)
         shutil.rmtree(ROOT / str(n), ignore_errors=True)
 
