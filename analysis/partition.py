@@ -61,7 +61,8 @@ import pandas as pd
 import shapely
 
 from analysis.partition_files import FileSource
-from analysis.partition_sources import Box, FrameSource, hilbert_order
+from analysis.partition_pieces import in_cell
+from analysis.partition_sources import Box, FrameSource, extent_of, hilbert_order
 from analysis.partition_tiles import (
     MISSING,
     assign_rows,
@@ -71,7 +72,6 @@ from analysis.partition_tiles import (
     covers,
     grid_tiles,
     regroup,
-    union,
     widen,
     widen_all,
     xy_of,
@@ -138,8 +138,7 @@ def run_tile(task: TileTask) -> TileResult:
         elif task.ids is not None:
             keep = np.isin(ids, task.ids)
         else:
-            x0, y0, x1, y1 = task.box
-            keep = (xy[:, 0] >= x0) & (xy[:, 1] >= y0) & (xy[:, 0] < x1) & (xy[:, 1] < y1)
+            keep = in_cell(xy, task.box)
         demand, ids, pts = demand.iloc[np.flatnonzero(keep)], ids[keep], pts[keep]
     wide = widen(task.box, task.halo_m)
     if len(demand) == 0 and not task.whole and (task.assigned is None or len(task.assigned[1]) == 0):
@@ -211,7 +210,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     adapter_name = part.adapter
     adapter = importlib.import_module(adapter_name)
     sources = {r: FrameSource(g) for r, g in frames.items()} | files
-    extent = union([s.bounds() for r, s in sources.items() if r != part.demand or len(sources) == 1])
+    extent = extent_of([s.bounds() for r, s in sources.items() if r != part.demand or len(sources) == 1])
     # the rows the demand tiles answer too (the bins, each snapped by one building tile): read once, here
     a_role = getattr(adapter, "ASSIGNED", (None,))[0]
     read = {r: ((s.gdf, np.arange(len(s.gdf))) if isinstance(s, FrameSource) else s.select(None))
@@ -228,7 +227,7 @@ def run_partitioned(analysis_id: str, layers: Mapping[str, object], params: Mapp
     passes = list(adapter.PASSES)
     # files: one grid for every pass, sized by the demand layer over the extent of all the files, so a
     # tile of a small layer (the bins) covers no more ground — and no more streets — than a building tile
-    grid = (grid_tiles(files[part.demand], tile_rows, union([s.bounds() for s in files.values()]))
+    grid = (grid_tiles(files[part.demand], tile_rows, extent_of([s.bounds() for s in files.values()]))
             if part.demand in files else None)
     merged = {}
     for k, role in enumerate(passes):
@@ -341,13 +340,18 @@ def _check_files(spec: Analysis, files: dict, frames: dict) -> dict:
     if not files:
         return frames
     crs = next(iter(files.values())).crs
-    for source in files.values():
+    for role, source in files.items():
         if source.crs is None or not source.crs.is_projected or source.crs != crs:
             raise CityDeskError("layers read tile by tile must all be in one metric CRS already",
                                 source=", ".join(files) or spec.id,
                                 fix="Reproject the files to one projected CRS (e.g. with ogr2ogr -t_srs)")
+        if source.count() == 0 or not np.isfinite(source.bounds()).all():  # as the single run says it
+            raise CityDeskError(f"the '{role}' layer is empty", source=source.path,
+                                fix="Choose a layer that holds features")
     out = {}
     for role, gdf in frames.items():
+        if len(gdf) == 0 or (gdf.geometry.isna() | gdf.geometry.is_empty).all():
+            raise CityDeskError(f"the '{role}' layer is empty", source=role, fix="Choose a layer that holds features")
         if gdf.crs is None:
             raise CityDeskError("the layer has no coordinate reference system", source=role,
                                 fix="Set its CRS (e.g. with ogr2ogr -a_srs) and run again")

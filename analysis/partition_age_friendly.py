@@ -38,6 +38,7 @@ from analysis.network import Network, build_network, nearest_distance, snap_poin
 from analysis.partition import tile_origins
 from analysis.partition_pieces import MARGIN_M as _PIECES_MARGIN
 from analysis.partition_pieces import grid_cells, in_cell, street_pieces
+from analysis.partition_sources import extent_of
 from analysis.population import origins, population_weights
 from analysis.result import AnalysisResult
 from layers.feedback import SubFeedback, ensure
@@ -83,9 +84,7 @@ def survey(sources: dict, params, engine, feedback=None, tile_rows: int = 50_000
     out = {"_small_ids": pieces.small_ids(float(params["min_piece_m"])), "_off_main_ids": pieces.off_main_ids(),
            "_network_nodes": pieces.nodes, "_network_components": pieces.count}
     dests = {r: sources[r] for r in DESTINATIONS if r in sources}
-    bounds = [s.bounds() for s in (sources["streets"], *dests.values())]
-    b = np.array(bounds, float)
-    extent = (b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max())
+    extent = extent_of([s.bounds() for s in (sources["streets"], *dests.values())])
     cells = grid_cells(extent, sources["streets"].count(), tile_rows)
     task_params = {**params, **out}
     tasks = [_DestTask(sources["streets"], dests, c, task_params) for c in cells]

@@ -14,6 +14,7 @@ import shapely
 
 from analysis import district_summary as ds
 from analysis.partition_pieces import grid_cells, in_cell
+from analysis.partition_sources import extent_of
 from analysis.population import origins, population_weights
 from analysis.result import AnalysisResult
 from layers.errors import CityDeskError
@@ -44,9 +45,8 @@ def survey(sources: dict, params, engine, feedback=None, tile_rows: int = 50_000
         ds._fields(schema, ",".join(names), key)  # every column there (the numbers are checked below)
     fields = sorted({n for names in wanted.values() for n in names})
     roles = {r: sources[r] for r in ("features", "buildings") if r in sources}
-    b = np.array([s.bounds() for s in roles.values()], float)
-    cells = grid_cells((b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()),
-                       sum(s.count() for s in roles.values()), tile_rows)
+    cells = grid_cells(extent_of([s.bounds() for s in roles.values()]), sum(s.count() for s in roles.values()),
+                       tile_rows)
     tasks = [(roles, c, fields) for c in cells] + [(roles, None, fields)]
     types, has_value, has_number, boxes = set(), set(), set(), []
     fb = ensure(feedback)

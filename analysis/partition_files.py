@@ -54,7 +54,8 @@ class FileSource:
             import pyproj
 
             self.crs = pyproj.CRS.from_user_input(info["crs"]) if info["crs"] else None
-            self._extent = tuple(float(v) for v in info["total_bounds"])
+            extent = info["total_bounds"]  # None for a layer without located features
+            self._extent = tuple(float(v) for v in extent) if extent is not None else (np.nan,) * 4
         else:
             raise CityDeskError("partitioned reading needs a GeoPackage or a folder of GeoParquet files",
                                 source=str(p), fix="Convert the layer with 'citydesk' or ogr2ogr")

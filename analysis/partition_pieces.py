@@ -32,7 +32,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from analysis.network import build_network
-from analysis.partition_sources import Box
+from analysis.partition_sources import Box, extent_of
 from layers.feedback import Feedback, ensure
 
 #: Metres read around a cell's own lines (more than the 0.5 m the network joins ends and lines within).
@@ -167,7 +167,7 @@ def street_pieces(source, engine, *, tile_rows: int, feedback: Feedback | None =
     """The pieces of the network of ``source`` (a FrameSource or FileSource of street lines),
     cell by cell on ``engine`` (see the module docstring)."""
     fb = ensure(feedback)
-    bounds = source.bounds()
+    bounds = extent_of([source.bounds()])
     cells = grid_cells(bounds, source.count(), tile_rows)
     origin_y = float(np.floor(bounds[1]))
     tiles = []

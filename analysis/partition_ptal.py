@@ -79,11 +79,11 @@ def survey(sources: dict, params, engine=None, feedback=None, tile_rows: int = 5
 
     area = sources["area"].select(None)[0] if "area" in sources else None
     bounds = None
-    if area is not None and len(area):
+    if area is not None and len(area) and np.isfinite(area.total_bounds).all():
         bounds = tuple(area.total_bounds)
     else:
         for role in ("buildings", "streets"):
-            if role in sources and sources[role].count():
+            if role in sources and np.isfinite(sources[role].bounds()).all():
                 bounds = sources[role].bounds()
                 break
     if bounds is None:

@@ -37,7 +37,10 @@ class FrameSource:
         return len(self.gdf)
 
     def bounds(self) -> Box:
+        """The layer's extent; NaN when it has no located feature (an empty layer)."""
         b = self._bounds
+        if not np.isfinite(b).all(axis=1).any():
+            return (np.nan,) * 4
         return (float(np.nanmin(b[:, 0])), float(np.nanmin(b[:, 1])), float(np.nanmax(b[:, 2])),
                 float(np.nanmax(b[:, 3])))
 
@@ -81,6 +84,15 @@ class FrameSource:
             xy, owner = line_ends(self.gdf.geometry.to_numpy())
             self._end_index = (owner, end_labels(xy, JOIN_M))
         return self._end_index
+
+
+def extent_of(boxes: list[Box]) -> Box:
+    """The box holding all of ``boxes`` (those of empty layers, NaN, left out; none: a point at 0, 0)."""
+    b = np.array(boxes, dtype=float).reshape(-1, 4)
+    b = b[np.isfinite(b).all(axis=1)]
+    if len(b) == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 
 
 def line_ends(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,11 +38,6 @@ def covers(boxes: list[Box], extent: Box) -> bool:
     return all(b[0] <= extent[0] and b[1] <= extent[1] and b[2] >= extent[2] and b[3] >= extent[3] for b in boxes)
 
 
-def union(boxes: list[Box]) -> Box:
-    b = np.array(boxes, dtype=float)
-    return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
-
-
 def xy_of(points: np.ndarray) -> np.ndarray:
     xy = np.full((len(points), 2), np.nan)
     ok = ~(shapely.is_missing(points) | shapely.is_empty(points))

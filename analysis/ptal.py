@@ -179,8 +179,8 @@ def _near(saps: gpd.GeoDataFrame, sap_routes: pd.DataFrame, points: np.ndarray, 
 
 
 def _area_bounds(area, buildings, streets, sap_points) -> tuple[float, float, float, float]:
-    for layer in (area, buildings, streets):
-        if layer is not None and len(layer):
+    for layer in (area, buildings, streets):  # the first with a located feature
+        if layer is not None and len(layer) and np.isfinite(layer.total_bounds).all():
             return tuple(layer.total_bounds)
     return tuple(shapely.total_bounds(sap_points))
 

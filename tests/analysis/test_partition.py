@@ -15,6 +15,7 @@ from analysis.partition_files import FileSource
 from analysis.partition_sources import hilbert_order
 from analysis.registry import get
 from analysis.runner import run_analysis
+from layers.errors import CityDeskError
 from layers.feedback import Cancelled
 
 pytest.importorskip("distributed")
@@ -182,6 +183,22 @@ def test_layers_in_memory_are_reprojected_to_the_files_crs(tmp_path):
     assert tiled.summary["covered_share"] == pytest.approx(single.summary["covered_share"], abs=1e-12)
     assert np.allclose(tiled.layers["buildings"]["bin_m"], single.layers["buildings"]["bin_m"], equal_nan=True,
                        atol=1e-6)
+
+
+def test_an_empty_file_layer_is_refused_as_in_the_single_run(tmp_path):
+    """An empty layer, or one whose features all lack a geometry, is told as the single run tells it."""
+    layers = city()
+    path = tmp_path / "city.gpkg"
+    layers["toilets"].iloc[:0].to_file(path, layer="toilets")
+    layers["benches"].assign(geometry=None).to_file(path, layer="benches")
+    for role in ("buildings", "streets"):
+        layers[role].to_file(path, layer=role)
+    for empty in ("toilets", "benches"):
+        files = {r: FileSource(path, r) for r in ("buildings", "streets", empty)}
+        with pytest.raises(CityDeskError, match=f"the '{empty}' layer is empty"):
+            run_analysis("age-friendly", {r: gpd.read_file(path, layer=r) for r in files}, AGE_SHORT)
+        with pytest.raises(CityDeskError, match=f"the '{empty}' layer is empty"):
+            run_partitioned("age-friendly", files, AGE_SHORT, LocalEngine(), tile_rows=6)
 
 
 FILE_CASES = [
