@@ -88,7 +88,8 @@ class AttributeTable(QWidget):
     def __init__(self, window, layer: Layer, parent: QWidget | None = None):
         super().__init__(parent)
         self.window_, self.layer = window, layer
-        self.model = AttributeTableModel(layer, self)
+        self.model = AttributeTableModel(layer, self, editor=lambda: getattr(getattr(window, "editing", None),
+                                                                             "session", None))
         self.expression: Expression | None = None  # the filter applied
         self.sorting: tuple[str, bool] | None = None  # (column name, ascending)
         self.selected_only = False
@@ -171,6 +172,8 @@ class AttributeTable(QWidget):
         layout.addLayout(status)
 
     def _connect(self) -> None:
+        self.model.editFailed.connect(self._show_message)  # a typed value that does not fit its column
+        self.model.dataChanged.connect(lambda *_: self._hide_error())
         self.filter_edit.returnPressed.connect(self.apply_filter)
         self.filter_edit.textChanged.connect(self._filter_text_changed)
         self.apply_button.clicked.connect(lambda: self.apply_filter())

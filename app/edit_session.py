@@ -101,6 +101,21 @@ class DeleteRowsCommand(_EditCommand):
         self.session.apply(edits.insert_rows(self.gdf, self.rows, self.removed))
 
 
+class SetValueCommand(_EditCommand):
+    """The value of ``column`` in the row at ``row`` becomes ``value`` (already in the column's type)."""
+
+    def __init__(self, session: EditSession, row: int, column: str, value):
+        super().__init__(session, f"edit {column}")
+        self.row, self.column, self.new = row, column, value
+        self.old = session.layer.gdf[column].iloc[row]
+
+    def redo(self) -> None:
+        self.session.apply(edits.set_value(self.gdf, self.row, self.column, self.new), rows_moved=False)
+
+    def undo(self) -> None:
+        self.session.apply(edits.set_value(self.gdf, self.row, self.column, self.old), rows_moved=False)
+
+
 # ------------------------------------------------------------------------------- the session
 
 class EditSession(QObject):
@@ -147,6 +162,13 @@ class EditSession(QObject):
             self.stack.push(DeleteRowsCommand(self, rows))
         return len(rows)
 
+    def set_value(self, row: int, column: str, text: str) -> None:
+        """Set an attribute of the feature of ``row`` from typed ``text`` (see
+        :func:`layers.edits.parse_value`); text that does not fit the column raises a
+        :class:`CityDeskError` and changes nothing."""
+        value = edits.parse_value(self.layer.gdf, column, text)
+        self.stack.push(SetValueCommand(self, int(row), column, value))
+
     def find_point(self, x: float, y: float, tolerance: float) -> int | None:
         """The row of the feature nearest to map position ``x, y`` within ``tolerance`` map units."""
         prepared = CACHE.geometry(self.layer, self.window.project.crs)
@@ -177,10 +199,11 @@ class EditSession(QObject):
         k = int(prepared.rows.searchsorted(row))
         return prepared, (k if k < len(prepared.rows) and prepared.rows[k] == row else None)
 
-    def apply(self, gdf) -> None:
+    def apply(self, gdf, *, rows_moved: bool = True) -> None:
         """Make ``gdf`` the layer's data and show it (called by the undo commands)."""
         self.layer.gdf = gdf
-        self.window.selection.clear(self.layer)  # rows moved: the old positions mean nothing
+        if rows_moved:
+            self.window.selection.clear(self.layer)  # the old positions mean nothing
         self.controller.layer_changed(self.layer)
         self.window.mark_modified()
         self.changed.emit()

@@ -97,14 +97,15 @@ class EditTool(MapTool):
 
 
 class AddPointTool(EditTool):
-    """A click adds a point with empty attributes."""
+    """A click adds a point with empty attributes (typed in the attribute table while editing)."""
 
     name = "add_point"
     cursor = Qt.CursorShape.CrossCursor
 
     def click(self, x: float, y: float) -> None:
         row = self.session.add_point(x, y)
-        self.message(f"Added point {row + 1} to '{self.session.layer.name}'")
+        self.message(f"Added point {row + 1} to '{self.session.layer.name}': type its attributes in the "
+                     "attribute table (F6), double-click a cell")
 
 
 class DeletePointTool(EditTool):

@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import QAbstractTableModel, QItemSelection, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QItemSelection, QModelIndex, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from app.plain_text import as_rich_text
+from layers.errors import CityDeskError
 from layers.expressions import column_kind
 from layers.layer import Layer
 
@@ -31,7 +32,8 @@ MAX_CELL_CHARS = 300  # longer text is cut in the cell (the tooltip has all of i
 _DISPLAY, _FOREGROUND, _ALIGN, _TOOLTIP, _FONT = (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ForegroundRole,
                                                   Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole,
                                                   Qt.ItemDataRole.FontRole)
-_ROLES = {_DISPLAY, _FOREGROUND, _ALIGN, _TOOLTIP, _FONT}
+_EDIT = Qt.ItemDataRole.EditRole
+_ROLES = {_DISPLAY, _FOREGROUND, _ALIGN, _TOOLTIP, _FONT, _EDIT}
 
 
 def _italic() -> QFont:
@@ -149,11 +151,17 @@ def runs(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 class AttributeTableModel(QAbstractTableModel):
-    """Read-only table of ``layer``'s attributes, rows in :attr:`order` (view row → layer row)."""
+    """Table of ``layer``'s attributes, rows in :attr:`order` (view row → layer row). Read-only,
+    but while the layer is being edited (``editor()`` gives its :class:`app.edit_session.EditSession`)
+    a double-clicked cell takes a typed value, as an undoable edit. ``editFailed(message)``: typed
+    text that does not fit the column (nothing changed)."""
 
-    def __init__(self, layer: Layer, parent=None):
+    editFailed = Signal(str)
+
+    def __init__(self, layer: Layer, parent=None, editor=None):
         super().__init__(parent)
         self.layer = layer
+        self.editor = editor  # a callable: the edit session in progress, or None
         self.gdf = layer.gdf
         self.columns: list[TableColumn] = table_columns(layer.gdf) if layer.gdf is not None else []
         self.order = np.arange(len(layer), dtype=np.int64)
@@ -229,6 +237,8 @@ class AttributeTableModel(QAbstractTableModel):
         row = int(self.order[index.row()])
         if role == _DISPLAY:
             return column.text(row)
+        if role == _EDIT:
+            return self.edit_text(index.row(), index.column())
         if role == _ALIGN:
             return RIGHT if column.kind in ("number", "int") else LEFT
         null = bool(column.nulls[row])
@@ -262,4 +272,39 @@ class AttributeTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable if index.isValid() else Qt.ItemFlag.NoItemFlags
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        return flags | Qt.ItemFlag.ItemIsEditable if self.session() is not None else flags
+
+    # ------------------------------------------------------------------------------ editing
+    def session(self):
+        """The edit session of this table's layer, or None when it is not being edited."""
+        session = self.editor() if self.editor is not None else None
+        return session if session is not None and session.layer is self.layer else None
+
+    def edit_text(self, view_row: int, column: int) -> str:
+        """The value as typed to edit it: the number in full (no thousands separators), the text."""
+        col = self.columns[column]
+        row = int(self.order[view_row])
+        if col.nulls[row]:
+            return ""
+        value = col.values[row]
+        if isinstance(value, float | np.floating):
+            return repr(float(value)).removesuffix(".0")
+        return str(value)
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any, role: int = _EDIT) -> bool:  # noqa: N802
+        session = self.session()
+        if session is None or role != _EDIT or not index.isValid():
+            return False
+        label = self.columns[index.column()].label
+        try:
+            session.set_value(int(self.order[index.row()]), label, "" if value is None else str(value))
+        except CityDeskError as exc:
+            self.editFailed.emit(str(exc))
+            return False
+        self.gdf = self.layer.gdf  # the table shows the new value at once (no reset, the view stays)
+        self.columns[index.column()] = TableColumn.of(label, self.gdf[label])
+        self.dataChanged.emit(index, index)
+        return True

@@ -23,6 +23,8 @@ import shapely
 from shapely.geometry import MultiPoint, Point
 from shapely.geometry.base import BaseGeometry
 
+from layers.errors import CityDeskError
+
 SCENARIO_SUFFIX = "scenario"
 _SCENARIO_NAME = re.compile(r"\(scenario(?: \d+)?\)\s*$")
 
@@ -125,6 +127,50 @@ def set_geometry(gdf: gpd.GeoDataFrame, position: int, geom: BaseGeometry) -> gp
     out = gdf.copy()
     column = out.columns.get_loc(out.geometry.name)
     out.iloc[position, column] = geom
+    return out
+
+
+def parse_value(gdf: gpd.GeoDataFrame, column: str, text: str):
+    """The value typed for ``column``, in the column's type: a number for a numeric column (a
+    decimal comma too), yes/no for a boolean one, the text as it is for others; empty text is no
+    value. A value that does not fit raises a :class:`CityDeskError` that says what fits."""
+    if column not in gdf.columns or column == gdf.geometry.name:
+        raise CityDeskError(f"the layer has no attribute column '{column}'", fix="Choose a column of the table")
+    text = str(text).strip()
+    dtype = gdf[column].dtype
+    if text == "":
+        return pd.NA
+    if pd.api.types.is_bool_dtype(dtype):
+        value = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text.lower())
+        if value is None:
+            raise CityDeskError(f"'{text}' is not yes or no (column '{column}')",
+                                fix="Type yes or no, or leave it empty")
+        return value
+    if pd.api.types.is_numeric_dtype(dtype):
+        try:
+            number = float(text.replace(",", ".").replace(" ", "").replace("\u00a0", ""))
+        except ValueError:
+            raise CityDeskError(f"'{text}' is not a number (column '{column}')",
+                                fix="Type a number such as 660 or 2.5, or leave it empty") from None
+        if not np.isfinite(number):
+            raise CityDeskError(f"'{text}' is not a finite number (column '{column}')", fix="Type a number")
+        if pd.api.types.is_integer_dtype(dtype):
+            if number != int(number):
+                raise CityDeskError(f"'{text}' is not a whole number (column '{column}')", fix="Type a whole number")
+            return int(number)
+        return number
+    return text
+
+
+def set_value(gdf: gpd.GeoDataFrame, position: int, column: str, value) -> gpd.GeoDataFrame:
+    """``gdf`` with the value of ``column`` in the row at ``position`` replaced by ``value``
+    (from :func:`parse_value`; ``pd.NA`` empties it). A text column keeps its dtype; an integer
+    column is nullable (see :func:`editable`)."""
+    position = int(_positions([position], len(gdf))[0])
+    out = _nullable(gdf.copy())
+    if value is pd.NA and not isinstance(out[column].dtype, pd.api.extensions.ExtensionDtype):
+        value = np.nan if pd.api.types.is_float_dtype(out[column].dtype) else None
+    out.iloc[position, out.columns.get_loc(column)] = value
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 from geopandas.testing import assert_geodataframe_equal
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from shapely.geometry import Point
 
 import app.editing as editing
@@ -289,3 +289,49 @@ def test_delete_key_on_the_map_deletes_the_selected_points_whatever_the_tool(cit
     city.canvas.setFocus()
     QTest.keyClick(city.canvas, Qt.Key.Key_Delete)
     assert len(layer.gdf) == 1 and layer.gdf.geometry.iloc[0] == Point(*BIN)
+
+
+def _type_in_cell(table, view_row: int, column: str, text: str) -> None:
+    """Double-click a cell of the attribute table, type ``text``, press Enter."""
+    index = table.model.index(view_row, table.model.column_index(column))
+    table.view.scrollTo(index)
+    rect = table.view.visualRect(index)
+    QTest.mouseClick(table.view.viewport(), LEFT, Qt.KeyboardModifier.NoModifier, rect.center())
+    QTest.mouseDClick(table.view.viewport(), LEFT, Qt.KeyboardModifier.NoModifier, rect.center())
+    editor = table.view.focusWidget()
+    assert editor is not table.view, "the cell did not open for editing"
+    editor.selectAll()
+    QTest.keyClicks(editor, text)
+    QTest.keyClick(editor, Qt.Key.Key_Return)
+    QApplication.processEvents()  # the view commits the typed value in a queued call
+
+
+def test_attributes_of_a_new_point_are_typed_in_the_attribute_table(city, qtbot, monkeypatch):
+    """While editing, the table's cells take typed values (numbers in the column's type, undoable);
+    text that does not fit is told under the table and changes nothing; other tables stay read-only."""
+    layer = start(city)
+    session = city.editing.session
+    session.apply(layer.gdf.assign(capacity_l=[660.0]))  # a numeric column, as real bin layers have
+    city.editing.tool_actions["add"].trigger()
+    click(city, *NEW)
+    assert "attribute table" in city.statusBar().currentMessage()
+    table = city.attribute_tables.open(layer)
+    _type_in_cell(table, 1, "kind", "glass")
+    _type_in_cell(table, 1, "capacity_l", "3 000,5")
+    assert layer.gdf["kind"].tolist() == ["waste", "glass"] and layer.gdf["capacity_l"].tolist() == [660.0, 3000.5]
+    assert table.model.cell(1, table.model.column_index("capacity_l")) != "NULL" and table.error == ""
+    _type_in_cell(table, 1, "capacity_l", "lots")
+    assert "'lots' is not a number (column 'capacity_l')" in table.error
+    assert layer.gdf["capacity_l"].tolist() == [660.0, 3000.5]
+    assert city.editing.undo_action.text() == "Undo edit capacity_l"
+    city.editing.undo_action.trigger()  # the refused value left nothing to undo: the number goes
+    assert layer.gdf["kind"].tolist() == ["waste", "glass"] and layer.gdf["capacity_l"].isna().tolist() == [False, True]
+    assert city.editing.undo_action.text() == "Undo edit kind"
+    city.editing.redo_action.trigger()
+    assert layer.gdf["capacity_l"].tolist() == [660.0, 3000.5]
+    original = city.attribute_tables.open(city.project.layer("bins"))
+    index = original.model.index(0, 0)
+    assert not original.model.flags(index) & Qt.ItemFlag.ItemIsEditable  # not being edited: read-only
+    monkeypatch.setattr(editing, "ask_unsaved", lambda parent, name: "keep")
+    assert city.editing.stop_editing()
+    assert not table.model.flags(table.model.index(0, 0)) & Qt.ItemFlag.ItemIsEditable

@@ -3,6 +3,8 @@ frame: rows, order, attributes, dtypes, index and CRS."""
 
 from __future__ import annotations
 
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -11,6 +13,7 @@ from geopandas.testing import assert_geodataframe_equal
 from shapely.geometry import MultiPoint, Point
 
 from layers import edits
+from layers.errors import CityDeskError
 
 
 def frame() -> gpd.GeoDataFrame:
@@ -96,3 +99,32 @@ def test_scenario_names():
     assert edits.scenario_name("Waste bins", ["Waste bins (scenario)"]) == "Waste bins (scenario 2)"
     assert edits.is_scenario_name("Waste bins (scenario 2)") and edits.is_scenario_name("Bins (scenario)")
     assert not edits.is_scenario_name("Scenario planning areas")
+
+
+def test_typed_values_take_the_column_type():
+    gdf = edits.add_point(edits.editable(gpd.GeoDataFrame(
+        {"kind": ["mixed"], "capacity_l": [240.0], "bins": [2], "emptied": [True]},
+        geometry=[Point(0, 0)], crs="EPSG:3067")), 5, 5)
+    typed = {"kind": "glass", "capacity_l": "3 000,5", "bins": "4", "emptied": "no"}
+    for column, text in typed.items():
+        gdf = edits.set_value(gdf, 1, column, edits.parse_value(gdf, column, text))
+    assert gdf.iloc[1][["kind", "capacity_l", "bins", "emptied"]].tolist() == ["glass", 3000.5, 4, False]
+    assert str(gdf["bins"].dtype) == "Int64" and gdf["capacity_l"].dtype == float
+    for column in typed:  # empty text empties the cell, whatever the type
+        gdf = edits.set_value(gdf, 0, column, edits.parse_value(gdf, column, " "))
+    assert gdf.iloc[0][list(typed)].isna().all() and gdf.iloc[1]["kind"] == "glass"
+
+
+@pytest.mark.parametrize(("column", "text", "says"), [
+    ("capacity_l", "lots", "'lots' is not a number (column 'capacity_l')"),
+    ("capacity_l", "inf", "not a finite number"),
+    ("bins", "2.5", "'2.5' is not a whole number"),
+    ("emptied", "maybe", "'maybe' is not yes or no"),
+    ("missing", "1", "no attribute column 'missing'"),
+    ("geometry", "POINT (0 0)", "no attribute column 'geometry'"),
+])
+def test_typed_values_that_do_not_fit_are_refused(column, text, says):
+    gdf = edits.editable(gpd.GeoDataFrame({"capacity_l": [240.0], "bins": [2], "emptied": [True]},
+                                          geometry=[Point(0, 0)], crs="EPSG:3067"))
+    with pytest.raises(CityDeskError, match=re.escape(says)):
+        edits.parse_value(gdf, column, text)
