@@ -94,6 +94,7 @@ class Autosave(QObject):
         self._session: tuple[Path, QLockFile] | None = None  # this session's folder and its lock
         self._recovered: tuple[Path, QLockFile] | None = None  # a crashed session's folder taken over
         self._task: Task | None = None
+        self._closing: dict[Path, QLockFile] = {}  # discarded while a copy was written into it: locked until gone
         self._dirty = self._pending = False
         self._timer = QTimer(self)
         self._timer.timeout.connect(self._tick)
@@ -205,22 +206,27 @@ class Autosave(QObject):
         task.start()
         return True
 
-    def discard(self) -> None:
-        """Delete this session's copy (after a clean save, or when the changes were discarded)."""
+    def discard(self, *, wait_for_writer: bool = True) -> None:
+        """Delete this session's copy (after a clean save, or when the changes were discarded). A
+        copy still being written is deleted when the writer is done, and stays locked until then
+        (an unlocked folder would be offered for recovery by the next CityDesk to start)."""
         self._dirty = False
         self._debounce.stop()
         if self._session is not None:
             folder, lock = self._session
             self._session = None
-            lock.unlock()
-            shutil.rmtree(folder, ignore_errors=True)
+            if wait_for_writer and self._task is not None:
+                self._closing[folder] = lock
+            else:
+                shutil.rmtree(folder, ignore_errors=True)
+                lock.unlock()
         self._drop_recovered()
 
     def end(self) -> None:
         """The window closes cleanly: autosave stops and its copy is deleted."""
         self._timer.stop()
         self.enabled = False
-        self.discard()
+        self.discard(wait_for_writer=False)
 
     def _done(self, task: Task, folder: Path, ok: bool, message: str = "") -> None:
         if task is not self._task:
@@ -228,6 +234,9 @@ class Autosave(QObject):
         self._task = None
         if self._session is None or self._session[0] != folder:  # discarded while it was written
             shutil.rmtree(folder, ignore_errors=True)
+            lock = self._closing.pop(folder, None)
+            if lock is not None:
+                lock.unlock()
             return
         if not ok:
             print(f"CityDesk: autosave failed: {message}", file=sys.stderr)
