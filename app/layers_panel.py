@@ -36,10 +36,12 @@ from PySide6.QtWidgets import (
 from app.plain_text import as_rich_text
 from app.symbols import SWATCH, swatch_icon
 from layers.layer import Layer
+from layers.reader_notes import reader_notes
 from layers.style import Style
 
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
 MAX_LEGEND_ROWS = 40  # longer legends end with a "… N more" row
+MAX_NOTES = 12  # a reader's notes shown in a layer's tooltip
 Legend = list[tuple[str, str]]
 
 
@@ -173,6 +175,11 @@ class LayersPanel(QTreeWidget):
         source = f"\n{layer.source}" if layer.source else ""
         opacity = f", {layer.style.opacity:.0%} opaque" if layer.style.opacity < 1 else ""
         tip = f"{layer.name}: {len(layer)} features ({layer.geometry_kind}){opacity}{source}"
+        notes = reader_notes(layer.gdf.attrs)  # a GTFS feed's problems, requests without coordinates
+        if notes:
+            tip += "\n\nFound when reading:\n" + "\n".join(f"• {n}" for n in notes[:MAX_NOTES])
+            if len(notes) > MAX_NOTES:
+                tip += f"\n… and {len(notes) - MAX_NOTES} more (citydesk info lists them all)"
         item.setToolTip(0, as_rich_text(tip))  # the name comes from a file: never read as HTML
         legend = self._legend(layer)
         kind = layer.geometry_kind

@@ -46,6 +46,7 @@ from layers.errors import CityDeskError
 from layers.feedback import SubFeedback
 from layers.layer import Layer
 from layers.project import Project, load_project
+from layers.reader_notes import reader_notes
 
 SAMPLE_PROJECT = Path(app.__file__).resolve().parents[1] / "sample_data" / "helsinki.citydesk"
 LAYER_FILES = ("Layers (*.gpkg *.geojson *.json *.shp *.zip *.fgb *.parquet *.geoparquet *.csv *.osm.pbf "
@@ -302,7 +303,9 @@ class MainWindow(QMainWindow):
         self.panel.set_layers(self.project.layers, self._legend)
         self.canvas.refresh()
         self.mark_modified()
-        self.statusBar().showMessage(f"Added {', '.join(lay.name for lay in layers)}", 5000)
+        noted = [lay.name for lay in layers if reader_notes(lay.gdf.attrs)]
+        more = f" — notes on {', '.join(noted)} from reading them: hover the layer" if noted else ""
+        self.statusBar().showMessage(f"Added {', '.join(lay.name for lay in layers)}{more}", 15000 if noted else 5000)
 
     def _legend(self, layer: Layer) -> list[tuple[str, str]]:
         return CACHE.legend(layer, self.project.crs) if self.project else []

@@ -23,6 +23,7 @@ from layers.errors import CityDeskError
 from layers.feedback import Feedback
 from layers.layer import Layer, Source, guess_role
 from layers.postgis_url import is_postgis_url
+from layers.reader_notes import reader_notes
 from layers.wkb import from_wkb_chunked
 
 KIND_NAMES = {
@@ -288,21 +289,7 @@ def _info(name: str, kind: str, gdf: gpd.GeoDataFrame) -> LayerInfo:
     present = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
     bounds = tuple(map(float, present.total_bounds)) if len(present) else None
     columns = {str(c): str(t) for c, t in gdf.dtypes.items() if c != gdf.geometry.name}
-    return LayerInfo(name, kind, geom_type, len(gdf), _crs_text(gdf.crs), bounds, columns, _notes(gdf.attrs))
-
-
-def _notes(attrs: dict) -> tuple[str, ...]:
-    """The reader's findings kept in ``attrs``: a GTFS feed's report, an Open311 file's counts."""
-    notes = [str(line) for line in attrs.get("gtfs_report") or ()]
-    counts = attrs.get("open311")
-    if isinstance(counts, dict):
-        notes.append(f"{counts.get('requests', 0)} requests, {counts.get('without_coordinates', 0)} without "
-                     f"coordinates (kept, not on the map)")
-        for key, label in (("dates_without_time_zone", "dates without a time zone (read as UTC)"),
-                           ("unreadable_dates", "unreadable dates")):
-            if counts.get(key):
-                notes.append(f"{counts[key]} {label}")
-    return tuple(notes)
+    return LayerInfo(name, kind, geom_type, len(gdf), _crs_text(gdf.crs), bounds, columns, reader_notes(gdf.attrs))
 
 
 def _crs_text(crs) -> str | None:

@@ -132,6 +132,20 @@ def test_add_layer_puts_it_on_top(window, qtbot, city_project, tmp_path, message
     assert not messages
 
 
+def test_what_the_reader_found_is_told_when_a_timetable_is_added(window, qtbot, city_project, messages):
+    """A GTFS feed's report (here: the service date chosen) shows in the layer's tooltip, as
+    'citydesk info' prints it, and the status bar says where to look."""
+    open_and_wait(qtbot, window, city_project)
+    feed = Path(__file__).resolve().parents[2] / "sample_data" / "raw" / "hsl_gtfs_cropped.zip"
+    with qtbot.waitSignal(window.taskFinished, timeout=60000):
+        window.add_layer(feed)
+    assert "notes on transit_stops, transit_routes" in window.statusBar().currentMessage()
+    tip = window.panel.layer_item("transit_stops").toolTip(0)
+    assert "Found when reading:" in tip and "service date 2022-02-22" in tip
+    assert "Found when reading" not in window.panel.layer_item("park").toolTip(0)
+    assert not messages
+
+
 def test_loading_can_be_cancelled(window, qtbot, city_project, monkeypatch):
     started = threading.Event()
 
