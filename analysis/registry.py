@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from analysis.params import Param, Role
 from analysis.partition_spec import PartitionSpec
@@ -63,6 +63,15 @@ class Analysis:
 
     def defaults(self) -> dict[str, object]:
         return {p.name: p.default for p in self.params}
+
+    def styles_for(self, summary: Mapping[str, object] | None = None) -> dict[str, Style]:
+        """The declared styles of the result layers; graduated ones without a unit take the run's
+        (``summary['unit']``, e.g. µg/m³ of a sensor surface) for their legend."""
+        unit = (summary or {}).get("unit")
+        if not isinstance(unit, str) or not unit:
+            return dict(self.result_styles)
+        return {name: replace(s, unit=unit) if s.kind == "graduated" and not s.unit else s
+                for name, s in self.result_styles.items()}
 
 
 def analyses() -> dict[str, Analysis]:

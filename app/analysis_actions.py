@@ -32,9 +32,10 @@ def result_layers(spec: Analysis, request: Request, result) -> list[Layer]:
     """The result layers as project layers, named '<run title> — <result name>', styled by the
     analysis's declared style, else like the input layer of the same role, else by default."""
     out = []
+    styles = spec.styles_for(result.summary)
     for name, gdf in result.layers.items():
         source_layer = request.layers.get(name)
-        style = spec.result_styles.get(name)
+        style = styles.get(name)
         if style is None and source_layer is not None:  # like its input, outlined: e.g. the targets that counted
             style = replace(source_layer.style, stroke_width=max(source_layer.style.stroke_width, 2.0))
         style = style or Style()

@@ -59,7 +59,7 @@ def run_demo(out_dir: Path, *, feedback: Feedback | None = None,
     result_layers, summaries = [], []
     for i, (run, result) in enumerate(results):
         slug = _slug(run.title or run.analysis, i)
-        styles = get(run.analysis).result_styles
+        styles = get(run.analysis).styles_for(result.summary)
         for name, gdf in result.layers.items():
             result_layers.append(Layer(f"{slug}__{name}", gdf, role="other", style=styles.get(name, Style())))
         summaries.append({"title": run.title, **result.summary_dict()})

@@ -114,7 +114,7 @@ def _section(project, title, spec, analysis_id, summary, params, inputs, *, resu
     if result is None or not result.layers:
         section.table_note = "No map or table: the saved figures carry no layers."
         return section
-    styles = spec.result_styles if spec else {}
+    styles = spec.styles_for(result.summary) if spec else {}
     main_name = next((n for n in result.layers if n in styles), next(iter(result.layers)))
     main = result.layers[main_name]
     section.map_png = _map_png(project, section, result, styles, run_layers or {}, map_dpi)

@@ -50,3 +50,12 @@ def test_sample_city_surface():
     s = result.summary
     assert s["stations_used"] == 6 and s["cells"] > 1000 and s["loo_mae"] is not None
     assert s["surface_min"] >= 12 and s["surface_max"] <= 20
+    # the surface's legend says what the numbers are in (the readings' unit), in the window and the report
+    from analysis.registry import get
+    from layers.style import symbolize
+
+    style = get("sensor-surface").styles_for(s)["surface"]
+    assert s["unit"] and style.unit == s["unit"]
+    legend = symbolize(style, result.layers["surface"]).legend
+    assert legend and all(label.endswith(s["unit"]) for label, _colour in legend if label)
+    assert get("sensor-surface").styles_for({})["surface"].unit == ""  # no unit known: none shown
