@@ -79,7 +79,6 @@ def test_a_tie_for_the_largest_piece_goes_as_in_the_whole_network():
     assert np.array_equal(pieces.off_main_ids(), off_main) and len(off_main) == 1
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="the sample city is built by sample_data/build_sample_city.py")
 def test_pieces_of_the_helsinki_network_equal_the_whole_network(tmp_path):
     """Real streets (OpenStreetMap, central Helsinki) read from a GeoPackage cell by cell."""
     streets = gpd.read_file(SAMPLE, layer="streets")
