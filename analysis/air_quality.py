@@ -245,6 +245,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="air-quality",
+    partition_note="it works on each station's time series of readings, not on an area",
     title="Air quality and noise against limits",
     description="Annual means, days over the daily limits and exceedances per station for NO2, PM2.5 and PM10 "
                 "(EU 2024/2881, WHO 2021, 2008/50/EC), and noise against the WHO road-traffic guideline.",

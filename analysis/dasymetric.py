@@ -241,6 +241,8 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="population-from-grid",
+    partition_note=("each grid cell's people are spread over the buildings in that cell, one pass over the "
+                    "layers; it is not cut into tiles"),
     title="Residents per building from a population grid",
     description="Spreads each population-grid cell's residents over the residential floor area "
                 "(footprint × levels) of the buildings in it, so that analyses can weigh buildings "

@@ -280,6 +280,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="fill-levels",
+    partition_note="it works on each bin's time series of readings, not on an area",
     title="Bin fill levels and overflow risk",
     description="Per-bin statistics from fill-level sensor readings: mean fill at collection, share of "
                 "collections at or above the overflow threshold, days between collections and until full.",

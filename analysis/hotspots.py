@@ -315,6 +315,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="report-hotspots",
+    partition_note="Getis-Ord Gi* compares each cell with the mean and spread of the whole area (a global statistic)",
     title="Citizen report hotspots",
     description="Where citizen reports (Open311) concentrate: a kernel density map in reports per km², its "
                 "peaks, and counts per category, status and month.",

@@ -198,6 +198,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="isochrones",
+    partition_note="it draws one area per origin and band, from a few chosen points; it is not cut into tiles",
     title="Walking isochrones (network)",
     description="The area reachable on foot along the streets from each origin within given minutes, "
                 "at an older adult's walking speed (0.8 m/s) by default.",

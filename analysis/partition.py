@@ -183,7 +183,8 @@ class LocalEngine:
 def partition_reason(spec: Analysis, params: Mapping[str, object]) -> str | None:
     """Why ``spec`` with ``params`` runs whole on one worker, or None when it partitions exactly."""
     if spec.partition is None:
-        return f"'{spec.id}' cannot be partitioned exactly (its answer is not bounded to a neighbourhood)"
+        why = spec.partition_note or "its answer is not bounded to a neighbourhood"
+        return f"'{spec.id}' is not partitioned: {why}"
     return spec.partition.reason(params)
 
 

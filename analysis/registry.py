@@ -53,6 +53,7 @@ class Analysis:
     # How the analysis runs partitioned on a cluster (analysis.partition); None: it cannot be
     # partitioned exactly (a global budget, a global ranking...) and runs whole on one worker.
     partition: PartitionSpec | None = None
+    partition_note: str = ""  # without a partition: why it runs whole on one worker (said to the user)
 
     def param(self, name: str) -> Param:
         for p in self.params:

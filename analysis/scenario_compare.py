@@ -189,6 +189,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="scenario-compare",
+    partition_note="it compares the coverage of two whole layers; it is not cut into tiles",
     title="Scenario comparison (bins, stops, benches)",
     description="Walking coverage of a baseline point layer and of a proposed scenario layer: residents gained and "
                 "lost, the points whose load changes most, and the buildings that change state.",

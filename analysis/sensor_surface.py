@@ -209,6 +209,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="sensor-surface",
+    partition_note="every cell is interpolated from all the stations, and the leave-one-out errors need every station",
     title="Sensor surface (IDW interpolation)",
     description="A surface between sensor stations by inverse distance weighting, clipped to the area of "
                 "interest, with leave-one-out cross-validation error (RMSE, MAE) so nobody over-trusts it.",

@@ -93,6 +93,7 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="transit-frequency",
+    partition_note="it counts departures per stop and route from the timetable; there is no area to cut",
     title="Transit frequency (GTFS)",
     description="Departures per hour at each stop and on each route in a time window, by mode, from a GTFS "
                 "timetable.",

@@ -176,6 +176,8 @@ def headline(summary) -> str:
 
 SPEC = Analysis(
     id="waste-siting",
+    partition_note=("new sites are chosen under one budget for the whole city (a greedy global choice), so a "
+                    "tile cannot choose its own"),
     title="Waste bin siting (next k bins)",
     description="Where k new waste bins would bring the most residents within walking distance of a bin: a maximal "
                 "covering location problem solved greedily or exactly (HiGHS), with the coverage curve against k.",

@@ -256,9 +256,14 @@ def test_rest_chains_beyond_the_halo_stay_exact():
     assert_same(single, run_partitioned("age-friendly", inputs, params, LocalEngine(), tile_rows=1))
 
 
-def test_not_partitionable_is_said():
-    reason = partition_reason(get("fill-levels"), {})
-    assert reason and "cannot be partitioned" in reason
+def test_not_partitionable_is_said_with_its_own_reason():
+    from analysis.registry import analyses
+
+    assert partition_reason(get("fill-levels"), {}) == ("'fill-levels' is not partitioned: it works on each bin's "
+                                                        "time series of readings, not on an area")
+    assert "greedy global choice" in partition_reason(get("waste-siting"), {})
+    for spec in analyses().values():  # every analysis that runs whole says why in its own words
+        assert spec.partition is not None or spec.partition_note, spec.id
     assert partition_reason(get("waste-coverage"), get("waste-coverage").defaults()) is None
 
 
