@@ -52,7 +52,8 @@ def compute(spec: Analysis, request: Request, crs, feedback) -> tuple[object, li
         from app.engine_choice import run_with_choice
 
         result = run_with_choice(request.engine, spec.id, inputs, request.run.params,
-                                 feedback=SubFeedback(feedback, 0.0, 0.9), names=names)
+                                 feedback=SubFeedback(feedback, 0.0, 0.9), names=names,
+                                 notify=lambda text: feedback.progress(0.0, text))  # why it runs whole
     else:
         result = runner.run_analysis(spec.id, inputs, request.run.params, feedback=SubFeedback(feedback, 0.0, 0.9),
                                      names=names)

@@ -145,7 +145,7 @@ class AnalysisDialog(QDialog):
         scroll.setMinimumHeight(min(body.sizeHint().height() + 4, 640))
         layout.addWidget(scroll, 1)
 
-        self.engine_box = engine_box(self)  # issue 10: this computer, or partitioned on a Dask cluster
+        self.engine_box = engine_box(self, self._whole_reason)  # issue 10: this computer, or tiles on Dask
         layout.addWidget(self.engine_box)
 
         self.message = _label("")
@@ -187,6 +187,15 @@ class AnalysisDialog(QDialog):
                     _set_value(self.editors[name], self.spec.param(name).parse(value))
                 except CityDeskError as exc:
                     self._show_message(f"Saved settings: {exc.message}")
+
+    def _whole_reason(self) -> str | None:
+        """Why this analysis, with the settings as they stand, would run whole on a cluster."""
+        from analysis.partition import partition_reason
+
+        try:
+            return partition_reason(self.spec, {**self.spec.defaults(), **self.values()})
+        except (CityDeskError, TypeError, ValueError):
+            return None
 
     def values(self) -> dict[str, object]:
         """The parameter values as the widgets hold them."""

@@ -70,10 +70,13 @@ def run_with_choice(choice: EngineChoice, analysis_id: str, layers, params, *, f
                           feedback=feedback, names=names, notify=notify)
 
 
-def engine_box(parent=None):
+def engine_box(parent=None, reason=None):
     """The dialog's "Engine" group: this computer / a local cluster of N workers / a cluster
-    address. ``box.choice()`` gives the :class:`EngineChoice`."""
-    from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLineEdit, QSpinBox
+    address. ``box.choice()`` gives the :class:`EngineChoice`. ``reason()``: why the analysis (with
+    the dialog's settings) would run whole on one worker, or None — told under the choice when a
+    cluster is chosen."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QLabel, QLineEdit, QSpinBox
 
     class EngineBox(QGroupBox):
         def __init__(self, parent=None):
@@ -94,6 +97,10 @@ def engine_box(parent=None):
             form.addRow("Run on:", self.kind)
             form.addRow("Workers:", self.workers)
             form.addRow("Scheduler:", self.address)
+            self.note = QLabel(self, wordWrap=True, visible=False)
+            self.note.setTextFormat(Qt.TextFormat.PlainText)
+            self.note.setStyleSheet("color: #5f6368;")
+            form.addRow(self.note)
             self.kind.currentIndexChanged.connect(self._update)
             self._update()
 
@@ -101,6 +108,9 @@ def engine_box(parent=None):
             kind = self.kind.currentData()
             self.workers.setEnabled(kind == CLUSTER_LOCAL)
             self.address.setEnabled(kind == CLUSTER_ADDRESS)
+            why = reason() if reason is not None and kind != LOCAL else None
+            self.note.setText(f"Not cut into tiles: {why}. It runs whole on one worker." if why else "")
+            self.note.setVisible(bool(why))
 
         def choice(self) -> EngineChoice:
             return EngineChoice(self.kind.currentData(), self.workers.value(), self.address.text().strip())

@@ -70,3 +70,20 @@ def test_a_run_on_a_local_cluster_equals_the_normal_run(window, qtbot, homes_pro
                                   pd.DataFrame(normal.layers["buildings"].drop(columns="geometry")))
     assert result["covered"].tolist() == [True, True, False, False]
     assert entry.summary == pytest.approx(normal.summary)
+
+
+def test_the_dialog_says_when_an_analysis_runs_whole_on_the_cluster(window, qtbot, homes_project):
+    """Choosing a cluster for an analysis that is not cut into tiles tells why, before the run."""
+    open_and_wait(qtbot, window, homes_project)
+    window.analyses.fill_menu()
+    for analysis, says in (("coverage", None), ("isochrones", "one area per origin and band")):
+        next(a for a in window.analyses.menu.actions() if a.objectName() == f"analysis_{analysis}").trigger()
+        engine = window.analyses.dialog.engine_box
+        assert not engine.note.isVisibleTo(engine)  # this computer: nothing to say
+        engine.kind.setCurrentIndex(engine.kind.findData(CLUSTER_LOCAL))
+        if says is None:
+            assert not engine.note.isVisibleTo(engine)
+        else:
+            assert engine.note.isVisibleTo(engine) and says in engine.note.text()
+            assert engine.note.text().endswith("It runs whole on one worker.")
+        window.analyses.dialog.reject()
