@@ -142,7 +142,7 @@ class AnalysisDialog(QDialog):
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
-        scroll.setMinimumHeight(min(body.sizeHint().height() + 4, 640))
+        scroll.setMinimumHeight(min(body.sizeHint().height() + 4, 420))  # room for the engine note on small screens
         layout.addWidget(scroll, 1)
 
         self.engine_box = engine_box(self, self._whole_reason)  # issue 10: this computer, or tiles on Dask

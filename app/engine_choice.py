@@ -109,8 +109,13 @@ def engine_box(parent=None, reason=None):
             self.workers.setEnabled(kind == CLUSTER_LOCAL)
             self.address.setEnabled(kind == CLUSTER_ADDRESS)
             why = reason() if reason is not None and kind != LOCAL else None
-            self.note.setText(f"Not cut into tiles: {why}. It runs whole on one worker." if why else "")
+            self.note.setText(f"{why}. It runs whole on one worker." if why else "")
             self.note.setVisible(bool(why))
+            # wrapped labels are not counted in a dialog's minimum height: grow the dialog for the note
+            self.note.setMinimumHeight(self.note.heightForWidth(max(self.width() - 24, 320)) if why else 0)
+            top = self.window()
+            if why and top is not self and top.isVisible() and top.height() < top.sizeHint().height():
+                top.resize(top.width(), top.sizeHint().height())
 
         def choice(self) -> EngineChoice:
             return EngineChoice(self.kind.currentData(), self.workers.value(), self.address.text().strip())

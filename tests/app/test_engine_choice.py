@@ -85,5 +85,6 @@ def test_the_dialog_says_when_an_analysis_runs_whole_on_the_cluster(window, qtbo
             assert not engine.note.isVisibleTo(engine)
         else:
             assert engine.note.isVisibleTo(engine) and says in engine.note.text()
-            assert engine.note.text().endswith("It runs whole on one worker.")
+            text = engine.note.text()
+            assert text.endswith("It runs whole on one worker.") and "'isochrones' is not partitioned" in text
         window.analyses.dialog.reject()
