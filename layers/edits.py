@@ -159,6 +159,20 @@ def parse_value(gdf: gpd.GeoDataFrame, column: str, text: str):
                 raise CityDeskError(f"'{text}' is not a whole number (column '{column}')", fix="Type a whole number")
             return int(number)
         return number
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        try:
+            when = pd.Timestamp(text)
+        except (ValueError, TypeError):
+            when = None
+        if when is None or when is pd.NaT:
+            raise CityDeskError(f"'{text}' is not a date and time (column '{column}')",
+                                fix="Type it as 2026-05-31 08:15, or leave it empty")
+        tz = getattr(dtype, "tz", None)
+        if tz is not None:
+            when = when.tz_localize(tz) if when.tzinfo is None else when.tz_convert(tz)
+        elif when.tzinfo is not None:
+            when = when.tz_convert(None)
+        return when
     return text
 
 
@@ -170,7 +184,11 @@ def set_value(gdf: gpd.GeoDataFrame, position: int, column: str, value) -> gpd.G
     out = _nullable(gdf.copy())
     if value is pd.NA and not isinstance(out[column].dtype, pd.api.extensions.ExtensionDtype):
         value = np.nan if pd.api.types.is_float_dtype(out[column].dtype) else None
-    out.iloc[position, out.columns.get_loc(column)] = value
+    try:
+        out.iloc[position, out.columns.get_loc(column)] = value
+    except (TypeError, ValueError) as exc:  # e.g. a category the column does not have
+        raise CityDeskError(f"'{value}' does not fit the column '{column}' ({out[column].dtype})",
+                            fix="Type a value like the others in that column") from exc
     return out
 
 

@@ -115,6 +115,19 @@ def test_typed_values_take_the_column_type():
     assert gdf.iloc[0][list(typed)].isna().all() and gdf.iloc[1]["kind"] == "glass"
 
 
+def test_typed_dates_keep_the_column_time_zone():
+    gdf = edits.editable(gpd.GeoDataFrame(
+        {"emptied": pd.to_datetime(["2026-01-01 10:00"]).tz_localize("Europe/Helsinki")},
+        geometry=[Point(0, 0)], crs="EPSG:3067"))
+    gdf = edits.set_value(gdf, 0, "emptied", edits.parse_value(gdf, "emptied", "2026-05-31 08:15"))
+    assert gdf["emptied"].iloc[0] == pd.Timestamp("2026-05-31 08:15", tz="Europe/Helsinki")
+    with pytest.raises(CityDeskError, match="'tomorrow' is not a date and time"):
+        edits.parse_value(gdf, "emptied", "tomorrow")
+    kinds = gdf.assign(kind=pd.Categorical(["mixed"]))
+    with pytest.raises(CityDeskError, match="does not fit the column 'kind'"):
+        edits.set_value(kinds, 0, "kind", edits.parse_value(kinds, "kind", "glass"))
+
+
 @pytest.mark.parametrize(("column", "text", "says"), [
     ("capacity_l", "lots", "'lots' is not a number (column 'capacity_l')"),
     ("capacity_l", "inf", "not a finite number"),
