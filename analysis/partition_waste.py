@@ -21,7 +21,7 @@ from analysis.waste_common import (
     CAPACITY_FIELDS,
     KIND_FIELDS,
     Homes,
-    capacities,
+    add_bin_loads,
     guess_field,
     kinds_of,
     median_or_none,
@@ -183,18 +183,8 @@ def merge(merged, whole, params) -> AnalysisResult:
             residents[rows], count[rows] = r, c
     else:
         residents, count = served(nearest, weights, len(bins))
-    cap, defaulted = capacities(bins, cap_col, params["default_capacity_l"])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_resident = np.where(residents > 0, cap / residents, np.nan)
-        load = residents * params["litres_per_resident_per_collection"] / cap
-    bins["kind"] = kind
-    bins["capacity_l"] = cap
-    bins["residents_served"] = residents
-    bins["buildings_served"] = count
-    bins["litres_per_resident"] = per_resident
-    bins["load"] = load
-    bins["overloaded"] = load > 1.0 + 1e-9
-    bins["snap_m"] = snap_m
+    defaulted = add_bin_loads(bins, kind, cap_col, params["default_capacity_l"], residents, count,
+                              params["litres_per_resident_per_collection"], snap_m)
     points = origins(out)
     gaps = gap_polygons(out, ~covered, weights, dist, cluster_m=params["gap_cluster_m"], points=points)
     unreachable = extra["__unreachable"].to_numpy(dtype=bool)

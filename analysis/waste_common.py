@@ -92,6 +92,27 @@ def slug(text: str) -> str:
     return out or "unknown"
 
 
+def add_bin_loads(bins: gpd.GeoDataFrame, kind: np.ndarray, cap_col: str | None, default_l: float,
+                  residents: np.ndarray, count: np.ndarray, litres_per_resident: float,
+                  snap_m: np.ndarray) -> int:
+    """The bin table's columns: kind, capacity, residents and buildings served, litres per
+    resident, load (residents x litres per collection / capacity) and overloaded (> 1), the snap
+    distance. Returns how many bins took the default capacity."""
+    cap, defaulted = capacities(bins, cap_col, default_l)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_resident = np.where(residents > 0, cap / residents, np.nan)
+        load = residents * litres_per_resident / cap
+    bins["kind"] = kind
+    bins["capacity_l"] = cap
+    bins["residents_served"] = residents
+    bins["buildings_served"] = count
+    bins["litres_per_resident"] = per_resident
+    bins["load"] = load
+    bins["overloaded"] = load > 1.0 + 1e-9
+    bins["snap_m"] = snap_m
+    return defaulted
+
+
 def capacities(bins: gpd.GeoDataFrame, field: str | None, default_l: float) -> tuple[np.ndarray, int]:
     """Capacity in litres per bin from ``field`` (missing, non-numeric or not positive values get
     ``default_l``) and how many bins took the default."""

@@ -38,7 +38,7 @@ from analysis.result import AnalysisResult
 from analysis.waste_common import (
     CAPACITY_FIELDS,
     KIND_FIELDS,
-    capacities,
+    add_bin_loads,
     check_layers,
     guess_field,
     kinds_of,
@@ -105,18 +105,8 @@ def waste_coverage(buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame, waste
         residents, count = served(nearest, homes.weights, len(bins))
     fb.check_cancelled()
     fb.progress(0.8, "Bin loads")
-    cap, defaulted = capacities(bins, cap_col, default_capacity_l)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_resident = np.where(residents > 0, cap / residents, np.nan)
-        load = residents * litres_per_resident_per_collection / cap
-    bins["kind"] = kind
-    bins["capacity_l"] = cap
-    bins["residents_served"] = residents
-    bins["buildings_served"] = count
-    bins["litres_per_resident"] = per_resident
-    bins["load"] = load
-    bins["overloaded"] = load > 1.0 + 1e-9
-    bins["snap_m"] = bin_snap.snap_m
+    defaulted = add_bin_loads(bins, kind, cap_col, default_capacity_l, residents, count,
+                              litres_per_resident_per_collection, bin_snap.snap_m)
 
     fb.check_cancelled()
     fb.progress(0.85, "Gaps: clusters of buildings not covered")

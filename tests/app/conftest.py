@@ -11,12 +11,18 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests.app.qt_city import make_project  # noqa: E402
+from tests.app.qt_city import add_homes, make_project  # noqa: E402
 
 
 @pytest.fixture
 def city_project(tmp_path: Path) -> Path:
     return make_project(tmp_path)
+
+
+@pytest.fixture
+def homes_project(city_project: Path) -> Path:
+    """The test city plus a 'homes' layer (role buildings) with residents (``qt_city.add_homes``)."""
+    return add_homes(city_project)
 
 
 @pytest.fixture(autouse=True)

@@ -78,3 +78,27 @@ def pixel(canvas, x: float, y: float) -> str:
     pos = canvas.to_widget(x, y)
     dpr = image.devicePixelRatio()
     return QColor(image.pixel(int(pos.x() * dpr), int(pos.y() * dpr))).name()
+
+
+# Four homes east of the park, 20 m x 20 m, their centres 110, 260, 360 and 1010 m from its edge.
+HOME_RESIDENTS = [10, 20, 30, 40]
+HOME_X = [PARK[2] + d for d in (110, 260, 360, 1010)]
+
+
+def add_homes(project_path: Path) -> Path:
+    """The test city's project plus a 'homes' layer (role buildings) with residents."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from layers.layer import Layer, Source
+    from layers.project import load_project
+    from layers.style import Style
+    from layers.writers import write_layers
+
+    homes = gpd.GeoDataFrame({"residents": HOME_RESIDENTS},
+                             geometry=[box(x, 6672190, x + 20, 6672210) for x in HOME_X], crs=CRS)
+    gpkg = write_layers({"homes": homes}, project_path.parent / "homes.gpkg")
+    project = load_project(project_path)
+    project.layers.insert(0, Layer("homes", homes, Source(str(gpkg), "homes"), "buildings", Style(fill="#888888")))
+    project.save(project_path)
+    return project_path

@@ -11,35 +11,17 @@ import geopandas as gpd
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QDoubleSpinBox, QLineEdit
-from shapely.geometry import box
 
 import analysis.runner as runner
 from analysis.registry import analyses
 from app.analysis_dialog import AnalysisDialog
 from layers.errors import CityDeskError
-from layers.layer import Layer, Source
+from layers.layer import Layer
 from layers.project import AnalysisRun, load_project
-from layers.style import Style
-from layers.writers import write_layers
-from tests.app.qt_city import CRS, PARK, open_and_wait, wait_render
+from tests.app.qt_city import CRS, open_and_wait, wait_render
 
 pytestmark = pytest.mark.usefixtures("isolated_settings")  # recent projects and autosaves stay in tmp_path
 
-# Four homes east of the park, 20 m x 20 m, their centres 110, 260, 360 and 1010 m from its edge.
-RESIDENTS = [10, 20, 30, 40]
-HOME_X = [PARK[2] + d for d in (110, 260, 360, 1010)]
-
-
-@pytest.fixture
-def homes_project(city_project):
-    """The test city plus a 'homes' layer (role buildings) with residents."""
-    homes = gpd.GeoDataFrame({"residents": RESIDENTS},
-                             geometry=[box(x, 6672190, x + 20, 6672210) for x in HOME_X], crs=CRS)
-    gpkg = write_layers({"homes": homes}, city_project.parent / "homes.gpkg")
-    project = load_project(city_project)
-    project.layers.insert(0, Layer("homes", homes, Source(str(gpkg), "homes"), "buildings", Style(fill="#888888")))
-    project.save(city_project)
-    return city_project
 
 
 def menu_action(window, object_name):

@@ -3,35 +3,18 @@ chosen in the dialog, gives the same result as the run on this computer."""
 
 from __future__ import annotations
 
-import geopandas as gpd
 import pandas as pd
 import pytest
 from PySide6.QtCore import Qt
-from shapely.geometry import box
 
 from analysis.runner import run_analysis
 from app.engine_choice import CLUSTER_ADDRESS, CLUSTER_LOCAL, LOCAL, EngineChoice
-from layers.layer import Layer, Source
 from layers.project import load_project
-from layers.style import Style
-from layers.writers import write_layers
-from tests.app.qt_city import CRS, PARK, open_and_wait
+from tests.app.qt_city import open_and_wait
 
 pytest.importorskip("distributed")
 pytestmark = pytest.mark.usefixtures("isolated_settings")
 
-HOME_X = [PARK[2] + d for d in (110, 260, 360, 1010)]
-
-
-@pytest.fixture
-def homes_project(city_project):
-    homes = gpd.GeoDataFrame({"residents": [10, 20, 30, 40]},
-                             geometry=[box(x, 6672190, x + 20, 6672210) for x in HOME_X], crs=CRS)
-    gpkg = write_layers({"homes": homes}, city_project.parent / "homes.gpkg")
-    project = load_project(city_project)
-    project.layers.insert(0, Layer("homes", homes, Source(str(gpkg), "homes"), "buildings", Style(fill="#888888")))
-    project.save(city_project)
-    return city_project
 
 
 def test_the_engine_box_offers_this_computer_a_local_cluster_or_an_address(qtbot):
